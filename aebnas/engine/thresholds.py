@@ -1,0 +1,469 @@
+"""Exit thresholds: exact accuracy and average MACs of threshold vectors from cached exit outputs, the
+accuracy-vs-average-MACs trade-off curve of a trained network, and tuning thresholds to a MACs target.
+
+Conventions: a sample leaves at the first early exit ``k`` with ``score[k] >= thresholds[k]`` (+inf never
+leaves), else at the final exit. ``costs`` holds the exact MACs of leaving at each exit (cumulative path
+costs, increasing). Thresholds are float32 like the scores; accuracy, average MACs and exit fractions are
+float64, so MACs in the tens of millions stay exact and ``avg_macs <= target`` means what it says.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from dataclasses import dataclass
+from typing import Callable, Sequence, Union
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from aebnas.engine.outputs import ExitOutputs
+from aebnas.exceptions import AebnasError, UnreachableTargetError
+from aebnas.exit_rules import first_exit
+
+PAPER_GRID = (0.1, 0.2, 1.0)
+"""The AEBNAS paper's per-exit threshold values; 1.0 means "never exit there" and is mapped to +inf."""
+METHODS = ("fine", "grid")
+SCORINGS = ("constraint", "paper")
+_CHUNK_ELEMENTS = 1 << 24  # bound on the `m x n x exits` work tensors of evaluate_scores
+
+Costs = Union[Tensor, Sequence[float]]
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Evaluating threshold vectors
+
+
+@dataclass(frozen=True)
+class ThresholdMetrics:
+    """Metrics of ``m`` threshold vectors on one split.
+
+    Attributes:
+        thresholds: `m x (exits - 1)` float32 thresholds (+inf: never exit there).
+        accuracy: `m` float64 accuracy in [0, 1].
+        avg_macs: `m` float64 average MACs per sample.
+        exit_fractions: `m x exits` float64 fraction of the samples leaving at each exit.
+    """
+
+    thresholds: Tensor
+    accuracy: Tensor
+    avg_macs: Tensor
+    exit_fractions: Tensor
+
+    def __len__(self) -> int:
+        return self.accuracy.shape[0]
+
+    def select(self, index: Tensor | int | slice) -> "ThresholdMetrics":
+        """The rows at ``index`` (a `k` index tensor, a bool mask or a slice; an int keeps a row of 1)."""
+        index = [index] if isinstance(index, int) else index
+        return ThresholdMetrics(
+            self.thresholds[index], self.accuracy[index], self.avg_macs[index], self.exit_fractions[index]
+        )
+
+    def paper_score(self, target_macs: float) -> Tensor:
+        """`m` paper scores at ``target_macs`` (see :func:`paper_score`)."""
+        return paper_score(self.accuracy, self.avg_macs, target_macs)
+
+
+def paper_score(accuracy: Tensor, avg_macs: Tensor, target_macs: float) -> Tensor:
+    """The AEBNAS paper's selection score, in percent points: ``100 * accuracy - 0.1 * |MACs error in %|``,
+    the error being ``100 * (avg_macs - target) / target``. `m` accuracy in [0, 1], `m` MACs -> `m`."""
+    return 100.0 * accuracy - 0.1 * (100.0 * (avg_macs - target_macs) / target_macs).abs()
+
+
+def evaluate_scores(scores: Tensor, correct: Tensor, costs: Costs, thresholds: Tensor) -> ThresholdMetrics:
+    """Metrics of threshold vectors from precomputed scores, vectorised over the vectors.
+
+    Args:
+        scores: `n x exits` confidence scores (the final exit's column is ignored).
+        correct: `n x exits` bool, whether each exit's top-1 prediction is right.
+        costs: `exits` MACs of leaving at each exit.
+        thresholds: `m x (exits - 1)` (or `exits - 1`) thresholds; evaluated in chunks bounding memory.
+    """
+    n, num_exits = scores.shape
+    costs = _as_costs(costs, num_exits)
+    thresholds = _as_thresholds(thresholds, num_exits)
+    scores, correct_t = scores.float(), correct.bool().t()  # correct_t: `exits x n`
+    chunk = max(1, _CHUNK_ELEMENTS // max(1, n * num_exits))
+    n_correct, counts = [], []
+    for part in thresholds.split(chunk) if len(thresholds) else [thresholds]:
+        exits = first_exit(scores, part)  # `m x n`
+        n_correct.append(correct_t[exits, torch.arange(n)].sum(dim=1))
+        counts.append(torch.zeros(len(part), num_exits, dtype=torch.long).scatter_add_(1, exits, torch.ones_like(exits)))
+    return _metrics(thresholds, torch.cat(n_correct), torch.cat(counts), costs)
+
+
+def evaluate_thresholds(
+    outputs: ExitOutputs, costs: Costs, thresholds: Tensor, rule: str = "margin"
+) -> ThresholdMetrics:
+    """Metrics of `m x (exits - 1)` (or `exits - 1`) threshold vectors on ``outputs`` under exit ``rule``."""
+    return evaluate_scores(outputs.scores(rule), outputs.correct(), costs, thresholds)
+
+
+def _metrics(thresholds: Tensor, n_correct: Tensor, counts: Tensor, costs: Tensor) -> ThresholdMetrics:
+    """Metrics from `m` correct counts and `m x exits` per-exit counts; the one place they are computed."""
+    n = counts.sum(dim=1, keepdim=True).clamp_min(1).double()
+    fractions = counts.double() / n
+    return ThresholdMetrics(thresholds, n_correct.double() / n.squeeze(1), (fractions * costs).sum(dim=1), fractions)
+
+
+def _as_costs(costs: Costs, num_exits: int) -> Tensor:
+    costs = torch.as_tensor(costs, dtype=torch.float64).reshape(-1)
+    if costs.shape[0] != num_exits:
+        raise AebnasError(f"costs has {costs.shape[0]} entries; expected one per exit ({num_exits})")
+    return costs
+
+
+def _as_thresholds(thresholds: Tensor, num_exits: int) -> Tensor:
+    thresholds = torch.as_tensor(thresholds, dtype=torch.float32)
+    thresholds = thresholds.unsqueeze(0) if thresholds.dim() == 1 else thresholds
+    if thresholds.dim() != 2 or thresholds.shape[1] != num_exits - 1:
+        raise AebnasError(
+            f"thresholds of shape {tuple(thresholds.shape)}; expected `m x {num_exits - 1}` (one per early exit)"
+        )
+    return thresholds
+
+
+def paper_grid(num_early_exits: int) -> Tensor:
+    """`3^(exits - 1) x (exits - 1)` every combination of :data:`PAPER_GRID` values (1.0 as +inf)."""
+    if num_early_exits < 1:
+        raise AebnasError(f"num_early_exits must be >= 1, got {num_early_exits}")
+    values = [v if v < 1.0 else math.inf for v in PAPER_GRID]
+    return torch.tensor(list(itertools.product(values, repeat=num_early_exits)), dtype=torch.float32)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Results
+
+
+def _json_floats(values: Tensor) -> list:
+    """Plain (nested) lists; non-finite values as the strings 'inf' / '-inf' / 'nan' (strict JSON)."""
+    if values.dim() > 1:
+        return [_json_floats(row) for row in values]
+    return [x if math.isfinite(x) else str(x) for x in values.tolist()]
+
+
+def _tensor(values: list, dtype: torch.dtype) -> Tensor:
+    if values and isinstance(values[0], list):
+        return torch.stack([_tensor(row, dtype) for row in values])
+    return torch.tensor([float(x) for x in values], dtype=dtype)
+
+
+@dataclass(frozen=True)
+class TradeoffCurve:
+    """Pareto set of (average MACs, accuracy) operating points of one network on one split, sorted by
+    ``avg_macs`` ascending with ``accuracy`` strictly increasing.
+
+    Attributes:
+        thresholds: `k x (exits - 1)` float32 thresholds of each point.
+        accuracy: `k` float64 accuracy.
+        avg_macs: `k` float64 average MACs.
+        exit_fractions: `k x exits` float64 fraction leaving at each exit.
+        rule: the exit rule the thresholds are for.
+    """
+
+    thresholds: Tensor
+    accuracy: Tensor
+    avg_macs: Tensor
+    exit_fractions: Tensor
+    rule: str = "margin"
+
+    def __len__(self) -> int:
+        return self.accuracy.shape[0]
+
+    def accuracy_at(self, budget: float | Tensor) -> float | Tensor:
+        """Best accuracy with ``avg_macs <= budget``; NaN for a budget below the cheapest point.
+        A number gives a float, a `b` tensor of budgets a `b` float64 tensor."""
+        budgets = torch.as_tensor(budget, dtype=torch.float64)
+        index = torch.searchsorted(self.avg_macs, budgets.reshape(-1), right=True) - 1
+        accuracy = torch.where(index >= 0, self.accuracy[index.clamp_min(0)], math.nan)
+        return accuracy.item() if budgets.dim() == 0 else accuracy.reshape(budgets.shape)
+
+    def point_at(self, budget: float) -> "TunedThresholds":
+        """The most accurate point with ``avg_macs <= budget``; UnreachableTargetError below the cheapest."""
+        index = int(torch.searchsorted(self.avg_macs, torch.tensor([float(budget)], dtype=torch.float64), right=True)) - 1
+        if index < 0:
+            raise UnreachableTargetError(
+                f"budget {budget:,.0f} average MACs is below the cheapest point of this curve "
+                f"({self.avg_macs[0].item():,.0f} MACs)"
+            )
+        return TunedThresholds(
+            self.thresholds[index], self.accuracy[index].item(), self.avg_macs[index].item(),
+            self.exit_fractions[index], self.rule,
+        )
+
+    def to_dict(self) -> dict:
+        return {
+            "thresholds": _json_floats(self.thresholds),
+            "accuracy": self.accuracy.tolist(),
+            "avg_macs": self.avg_macs.tolist(),
+            "exit_fractions": self.exit_fractions.tolist(),
+            "rule": self.rule,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "TradeoffCurve":
+        return cls(
+            thresholds=_tensor(d["thresholds"], torch.float32).reshape(len(d["accuracy"]), -1),
+            accuracy=torch.tensor(d["accuracy"], dtype=torch.float64),
+            avg_macs=torch.tensor(d["avg_macs"], dtype=torch.float64),
+            exit_fractions=torch.tensor(d["exit_fractions"], dtype=torch.float64).reshape(len(d["accuracy"]), -1),
+            rule=d.get("rule", "margin"),
+        )
+
+
+@dataclass(frozen=True)
+class TunedThresholds:
+    """One threshold vector and its metrics on the split it was measured on.
+
+    Attributes:
+        thresholds: `exits - 1` float32 thresholds.
+        accuracy: accuracy in [0, 1].
+        avg_macs: average MACs per sample.
+        exit_fractions: `exits` float64 fraction leaving at each exit.
+        rule: the exit rule the thresholds are for.
+    """
+
+    thresholds: Tensor
+    accuracy: float
+    avg_macs: float
+    exit_fractions: Tensor
+    rule: str = "margin"
+
+    @classmethod
+    def from_metrics(cls, metrics: ThresholdMetrics, index: int = 0, rule: str = "margin") -> "TunedThresholds":
+        return cls(
+            metrics.thresholds[index], metrics.accuracy[index].item(), metrics.avg_macs[index].item(),
+            metrics.exit_fractions[index], rule,
+        )
+
+    def apply(self, outputs: ExitOutputs, costs: Costs, rule: str | None = None) -> "TunedThresholds":
+        """The same thresholds measured on another split (e.g. test); ``rule`` defaults to the tuned one."""
+        rule = rule or self.rule
+        return TunedThresholds.from_metrics(evaluate_thresholds(outputs, costs, self.thresholds, rule), rule=rule)
+
+    def to_dict(self) -> dict:
+        return {
+            "thresholds": _json_floats(self.thresholds),
+            "accuracy": self.accuracy,
+            "avg_macs": self.avg_macs,
+            "exit_fractions": self.exit_fractions.tolist(),
+            "rule": self.rule,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "TunedThresholds":
+        return cls(
+            thresholds=_tensor(d["thresholds"], torch.float32),
+            accuracy=float(d["accuracy"]),
+            avg_macs=float(d["avg_macs"]),
+            exit_fractions=torch.tensor(d["exit_fractions"], dtype=torch.float64),
+            rule=d.get("rule", "margin"),
+        )
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Searching thresholds
+
+
+class _Sweeper:
+    """Candidate thresholds per exit (quantiles of its scores, the paper values, +inf) and the exact
+    metrics of every candidate of one exit with the other exits held fixed, in one sort-and-cumsum pass
+    (`O(n x exits)`): the step that the curve's greedy sweeps and the fine tuning repeat."""
+
+    def __init__(self, scores: Tensor, correct: Tensor, costs: Tensor, num_quantiles: int) -> None:
+        if num_quantiles < 2:
+            raise AebnasError(f"num_quantiles must be >= 2, got {num_quantiles}")
+        self.scores, self.correct, self.costs = scores.float(), correct.bool(), costs
+        n, self.num_exits = scores.shape
+        levels = torch.linspace(0.0, 1.0, num_quantiles)
+        extra = torch.tensor([v if v < 1.0 else math.inf for v in PAPER_GRID])
+        self.candidates, self.order, self.sorted_correct, self.at_least = [], [], [], []
+        for k in range(self.num_exits - 1):
+            s = self.scores[:, k]
+            candidates = torch.unique(torch.cat([torch.quantile(s, levels, interpolation="lower"), extra]))
+            order = s.argsort(descending=True, stable=True)
+            self.candidates.append(candidates)  # ascending, last = +inf
+            self.order.append(order)
+            self.sorted_correct.append(self.correct[order, k].long())
+            # samples with score >= each candidate: the first ones in descending order
+            self.at_least.append(n - torch.searchsorted(s[order].flip(0).contiguous(), candidates))
+
+    def profile(self, thresholds: Tensor, k: int) -> ThresholdMetrics:
+        """Metrics of `thresholds` (`exits - 1`) with exit ``k``'s threshold replaced by each candidate."""
+        scores, correct, num_exits = self.scores, self.correct, self.num_exits
+        n = scores.shape[0]
+        if k + 2 < num_exits:  # `n`: the exit taken if exit k declines
+            later = first_exit(scores[:, k + 1 :], thresholds[k + 1 :]) + k + 1
+        else:  # (first_exit needs at least one early exit)
+            later = torch.full((n,), num_exits - 1)
+        if k:
+            earlier = scores[:, :k] >= thresholds[:k]
+            reached = ~earlier.any(dim=1)
+            base = torch.where(reached, later, earlier.to(torch.uint8).argmax(dim=1))
+        else:
+            reached, base = torch.ones(n, dtype=torch.bool), later
+        base_correct = correct[torch.arange(n), base]
+        order = self.order[k]
+        reached = reached[order]
+        gain = (self.sorted_correct[k] - base_correct[order].long()) * reached
+        moved = F.one_hot(later[order], num_exits) * reached.unsqueeze(1)  # `n x exits`, exits left
+        cum_gain = F.pad(gain.cumsum(dim=0), (1, 0))
+        cum_moved = F.pad(moved.cumsum(dim=0), (0, 0, 1, 0))[self.at_least[k]]
+        counts = torch.bincount(base, minlength=num_exits) - cum_moved
+        counts[:, k] += cum_moved.sum(dim=1)
+        candidates = thresholds.expand(len(self.candidates[k]), -1).clone()
+        candidates[:, k] = self.candidates[k]
+        return _metrics(candidates, base_correct.sum() + cum_gain[self.at_least[k]], counts, self.costs)
+
+    def sweep(self, downward: bool) -> list[ThresholdMetrics]:
+        """Greedy walk from "never exit" down to the cheapest point (or from "exit at once" up): each step
+        moves one exit's threshold to the candidate with the least accuracy lost per MAC saved (most
+        gained per MAC spent). Returns every profile it computed, each a set of evaluated points."""
+        index = [len(c) - 1 if downward else 0 for c in self.candidates]
+        thresholds = torch.stack([c[i] for c, i in zip(self.candidates, index)])
+        seen = []
+        while True:
+            best = None  # (rate, -|MACs moved|, k, candidate)
+            for k in range(self.num_exits - 1):
+                profile = self.profile(thresholds, k)
+                seen.append(profile)
+                here = index[k]
+                d_acc = profile.accuracy - profile.accuracy[here]
+                d_macs = profile.avg_macs - profile.avg_macs[here]
+                step = torch.arange(len(profile))
+                valid = (step < here) & (d_macs < 0) if downward else (step > here) & (d_macs > 0)
+                if not valid.any():
+                    continue
+                # accuracy lost per MAC saved (down) or minus accuracy gained per MAC spent (up): lower = better
+                rate = torch.where(valid, (d_acc if downward else -d_acc) / d_macs, math.inf)
+                ties = (rate == rate.min()).nonzero().squeeze(1)
+                j = int(ties[d_macs[ties].abs().argmax()])
+                key = (rate[j].item(), -d_macs[j].abs().item(), k, j)
+                best = key if best is None or key[:2] < best[:2] else best
+            if best is None:
+                return seen
+            _, _, k, j = best
+            index[k] = j
+            thresholds = thresholds.clone()
+            thresholds[k] = self.candidates[k][j]
+
+    def ascend(self, start: Tensor, objective: Callable[[ThresholdMetrics], Tensor], max_rounds: int = 50) -> Tensor:
+        """Coordinate ascent from `start` (`exits - 1`) over each exit's candidates, the others held fixed,
+        maximising ``objective`` (`m` values, -inf = infeasible) with ties to fewer MACs."""
+        thresholds = start.clone()
+        current = evaluate_scores(self.scores, self.correct, self.costs, thresholds)
+        value, macs = objective(current).item(), current.avg_macs.item()
+        for _ in range(max_rounds):
+            improved = False
+            for k in range(self.num_exits - 1):
+                profile = self.profile(thresholds, k)
+                values = objective(profile)
+                j = _best(values, profile.avg_macs)
+                new_value, new_macs = values[j].item(), profile.avg_macs[j].item()
+                if new_value > value or (new_value == value and new_macs < macs):
+                    thresholds, value, macs, improved = profile.thresholds[j].clone(), new_value, new_macs, True
+            if not improved:
+                break
+        return thresholds
+
+
+def _best(values: Tensor, avg_macs: Tensor) -> int:
+    """Index of the largest value, ties broken by the fewest MACs."""
+    ties = (values == values.max()).nonzero().squeeze(1)
+    return int(ties[avg_macs[ties].argmin()])
+
+
+def _concat(parts: list[ThresholdMetrics]) -> ThresholdMetrics:
+    return ThresholdMetrics(*(torch.cat([getattr(p, f) for p in parts]) for f in
+                              ("thresholds", "accuracy", "avg_macs", "exit_fractions")))
+
+
+def _explore(sweeper: _Sweeper) -> ThresholdMetrics:
+    """Every point the search evaluates: both greedy sweeps with all their one-exit neighbours, and the
+    paper grid."""
+    grid = evaluate_scores(sweeper.scores, sweeper.correct, sweeper.costs, paper_grid(sweeper.num_exits - 1))
+    return _concat(sweeper.sweep(downward=True) + sweeper.sweep(downward=False) + [grid])
+
+
+def _pareto(points: ThresholdMetrics, rule: str) -> TradeoffCurve:
+    """Non-dominated points, by MACs ascending with accuracy strictly increasing."""
+    order = points.accuracy.argsort(descending=True, stable=True)
+    order = order[points.avg_macs[order].argsort(stable=True)]
+    accuracy = points.accuracy[order]
+    best_before = F.pad(accuracy.cummax(dim=0).values[:-1], (1, 0), value=-math.inf)
+    keep = order[accuracy > best_before]
+    p = points.select(keep)
+    return TradeoffCurve(p.thresholds, p.accuracy, p.avg_macs, p.exit_fractions, rule)
+
+
+def tradeoff_curve(outputs: ExitOutputs, costs: Costs, rule: str = "margin", num_quantiles: int = 32) -> TradeoffCurve:
+    """Accuracy-vs-average-MACs Pareto curve of one network on ``outputs`` (its validation split).
+
+    Candidate thresholds per exit are ``num_quantiles`` quantiles of that exit's scores, the paper values
+    and +inf. Two greedy sweeps (from "never exit" down to the cheapest point, and from "exit at once" up),
+    each step recording all one-exit neighbours, plus the paper grid: the curve is the Pareto set of all of
+    them, so it contains or dominates every paper-grid point.
+    """
+    sweeper = _Sweeper(outputs.scores(rule), outputs.correct(), _as_costs(costs, outputs.num_exits), num_quantiles)
+    return _pareto(_explore(sweeper), rule)
+
+
+def tune(
+    outputs: ExitOutputs,
+    costs: Costs,
+    target_macs: float,
+    rule: str = "margin",
+    method: str = "fine",
+    scoring: str = "constraint",
+    num_quantiles: int = 32,
+) -> TunedThresholds:
+    """Thresholds for a target average MACs, measured on ``outputs`` (the validation split).
+
+    Args:
+        method: "fine" starts from the best point the curve search evaluated and runs coordinate ascent
+            over each exit's quantile candidates (never worse than "grid"); "grid" searches
+            :func:`paper_grid` exhaustively.
+        scoring: "constraint" maximises accuracy subject to ``avg_macs <= target_macs`` (ties: fewer
+            MACs); "paper" maximises :func:`paper_score` (percent points) with no hard constraint.
+    Raises:
+        UnreachableTargetError: the target is below the cheapest path, or (method "grid", scoring
+            "constraint") no grid point meets it.
+    """
+    if method not in METHODS:
+        raise AebnasError(f"unknown tuning method {method!r}; allowed: {', '.join(METHODS)}")
+    if scoring not in SCORINGS:
+        raise AebnasError(f"unknown tuning scoring {scoring!r}; allowed: {', '.join(SCORINGS)}")
+    costs = _as_costs(costs, outputs.num_exits)
+    cheapest = costs.min().item()
+    if not target_macs >= cheapest or target_macs <= 0:
+        raise UnreachableTargetError(
+            f"target {target_macs:,.0f} average MACs is unreachable: the minimum reachable average is "
+            f"{cheapest:,.0f} MACs (every sample leaving at exit {int(costs.argmin())})"
+        )
+
+    def objective(m: ThresholdMetrics) -> Tensor:
+        if scoring == "paper":
+            return m.paper_score(target_macs)
+        return torch.where(m.avg_macs <= target_macs, m.accuracy, -math.inf)
+
+    scores, correct = outputs.scores(rule), outputs.correct()
+    if method == "grid":
+        points = evaluate_scores(scores, correct, costs, paper_grid(outputs.num_exits - 1))
+        values = objective(points)
+        if values.max() == -math.inf:
+            raise UnreachableTargetError(
+                f"no paper-grid threshold vector reaches {target_macs:,.0f} average MACs (the cheapest grid "
+                f"point needs {points.avg_macs.min().item():,.0f}); use method='fine'"
+            )
+        return TunedThresholds.from_metrics(points, _best(values, points.avg_macs), rule)
+    sweeper = _Sweeper(scores, correct, costs, num_quantiles)
+    points = _explore(sweeper)
+    start = points.thresholds[_best(objective(points), points.avg_macs)]
+    tuned = TunedThresholds.from_metrics(
+        evaluate_scores(scores, correct, costs, sweeper.ascend(start, objective)), rule=rule
+    )
+    if scoring == "constraint" and tuned.avg_macs > target_macs:  # only with costs that are not increasing
+        raise UnreachableTargetError(f"found no thresholds reaching {target_macs:,.0f} average MACs")
+    return tuned

@@ -1,0 +1,210 @@
+"""Backbones: a registry of networks split into stages, with an early exit possible after each
+stage but the last (positions 1..stages-1); the last stage feeds the final classifier."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any, ClassVar
+
+import torch
+from torch import nn
+from torchvision.models.mobilenetv3 import InvertedResidual, InvertedResidualConfig
+from torchvision.models.resnet import BasicBlock
+from torchvision.ops import Conv2dNormActivation
+
+from aebnas.exceptions import InvalidArchitectureError
+from aebnas.registry import Registry
+
+
+@dataclass
+class BackboneParts:
+    """A built backbone: ``stages`` run in order; ``head`` maps the last stage to logits."""
+
+    stages: nn.ModuleList
+    head: nn.Module
+
+
+class Backbone:
+    """Base class. ``options`` maps each option to its default; ``choices`` to its allowed values
+    (for tuple-valued options: allowed values of each element, and ``lengths`` the allowed lengths)."""
+
+    name: ClassVar[str]
+    options: ClassVar[dict[str, Any]]
+    choices: ClassVar[dict[str, tuple]]
+    min_input_size: ClassVar[int] = 8
+
+    @classmethod
+    def canonical_options(cls, options: dict[str, Any] | None) -> dict[str, Any]:
+        """Options with defaults filled in, validated; lists become tuples."""
+        merged = dict(cls.options)
+        for key, value in (options or {}).items():
+            if key not in cls.options:
+                raise InvalidArchitectureError(
+                    f"backbone {cls.name!r}: unknown option {key!r}; allowed: {', '.join(cls.options)}"
+                )
+            merged[key] = tuple(value) if isinstance(value, (list, tuple)) else value
+        for key, value in merged.items():
+            values = value if isinstance(value, tuple) else (value,)
+            bad = [v for v in values if v not in cls.choices[key] or isinstance(v, bool)]
+            if bad:
+                raise InvalidArchitectureError(
+                    f"backbone {cls.name!r}: {key}={value!r} is not allowed; allowed values: "
+                    f"{', '.join(map(repr, cls.choices[key]))}"
+                )
+        cls.check_options(merged)
+        return merged
+
+    @classmethod
+    def check_options(cls, options: dict[str, Any]) -> None:
+        """Cross-option checks (e.g. tuple lengths); raise InvalidArchitectureError."""
+
+    @classmethod
+    def num_stages(cls, options: dict[str, Any]) -> int:
+        raise NotImplementedError
+
+    @classmethod
+    def positions(cls, options: dict[str, Any]) -> tuple[int, ...]:
+        """Exit positions offered: after stage p, for p in 1..stages-1."""
+        return tuple(range(1, cls.num_stages(options)))
+
+    @classmethod
+    def fits(cls, input_shape: tuple[int, int, int]) -> bool:
+        return min(input_shape[1:]) >= cls.min_input_size
+
+    @classmethod
+    def build(cls, options: dict[str, Any], input_shape: tuple[int, int, int], num_classes: int) -> BackboneParts:
+        raise NotImplementedError
+
+
+BACKBONES: Registry[type[Backbone]] = Registry("backbone")
+
+
+def _classifier(channels: int, num_classes: int) -> nn.Module:
+    return nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(channels, num_classes))
+
+
+def _conv_bn_relu(cin: int, cout: int, stride: int = 1) -> nn.Module:
+    return Conv2dNormActivation(cin, cout, 3, stride, norm_layer=nn.BatchNorm2d, activation_layer=nn.ReLU)
+
+
+@BACKBONES.register("digits_cnn")
+class DigitsCNN(Backbone):
+    """A 4-stage CNN for 8x8 inputs: widths w, 2w (stride 2), 2w, 4w (stride 2)."""
+
+    name = "digits_cnn"
+    options = {"width": 16}
+    choices = {"width": (8, 16, 32)}
+
+    @classmethod
+    def num_stages(cls, options):
+        return 4
+
+    @classmethod
+    def build(cls, options, input_shape, num_classes):
+        w = options["width"]
+        stages = nn.ModuleList([
+            _conv_bn_relu(input_shape[0], w),
+            _conv_bn_relu(w, 2 * w, stride=2),
+            _conv_bn_relu(2 * w, 2 * w),
+            _conv_bn_relu(2 * w, 4 * w, stride=2),
+        ])
+        return BackboneParts(stages, _classifier(4 * w, num_classes))
+
+
+@BACKBONES.register("resnet")
+class CifarResNet(Backbone):
+    """CIFAR-style ResNet (He et al. 2016): a 3x3 stem and ``stages`` stages of ``depth`` basic
+    blocks, widths w, 2w, 4w(, 8w), each after the first halving the resolution. depth 3 = ResNet-20."""
+
+    name = "resnet"
+    options = {"depth": 3, "width": 16, "stages": 3}
+    choices = {"depth": (1, 2, 3, 5, 7, 9), "width": (8, 16, 32, 64), "stages": (3, 4)}
+
+    @classmethod
+    def num_stages(cls, options):
+        return options["stages"]
+
+    @classmethod
+    def build(cls, options, input_shape, num_classes):
+        width, depth = options["width"], options["depth"]
+        stages, cin = [], width
+        for s in range(options["stages"]):
+            cout, stride = width * 2**s, 1 if s == 0 else 2
+            blocks = [_conv_bn_relu(input_shape[0], width)] if s == 0 else []
+            for b in range(depth):
+                down = None
+                if b == 0 and (stride != 1 or cin != cout):
+                    down = nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout))
+                blocks.append(BasicBlock(cin, cout, stride if b == 0 else 1, downsample=down))
+                cin = cout
+            stages.append(nn.Sequential(*blocks))
+        return BackboneParts(nn.ModuleList(stages), _classifier(cin, num_classes))
+
+
+@BACKBONES.register("mobilenetv3")
+class MobileNetV3(Backbone):
+    """MobileNetV3-style backbone (the once-for-all space of the AEBNAS paper), sized for small inputs:
+    a 3x3 stem (16 ch) and 5 stages of torchvision InvertedResidual blocks with per-stage depth,
+    kernel and expansion; stage widths 24, 40, 80, 112, 160 times ``width``, strides 1, 2, 2, 1, 2."""
+
+    name = "mobilenetv3"
+    options = {"depths": (2, 2, 2, 2, 2), "kernels": (3, 3, 3, 3, 3), "expansions": (4, 4, 4, 4, 4), "width": 1.0}
+    choices = {"depths": (2, 3, 4), "kernels": (3, 5, 7), "expansions": (3, 4, 6), "width": (0.5, 0.75, 1.0)}
+    min_input_size = 16
+    widths = (24, 40, 80, 112, 160)
+    strides = (1, 2, 2, 1, 2)
+    use_se = (False, True, False, True, True)
+    activations = ("RE", "RE", "HS", "HS", "HS")
+
+    @classmethod
+    def check_options(cls, options):
+        for key in ("depths", "kernels", "expansions"):
+            if not isinstance(options[key], tuple) or len(options[key]) != len(cls.widths):
+                raise InvalidArchitectureError(
+                    f"backbone {cls.name!r}: {key} must list {len(cls.widths)} values (one per stage); got {options[key]!r}"
+                )
+
+    @classmethod
+    def num_stages(cls, options):
+        return len(cls.widths)
+
+    @classmethod
+    def build(cls, options, input_shape, num_classes):
+        mult = options["width"]
+        stem_ch = InvertedResidualConfig.adjust_channels(16, mult)
+        cin, stages = 16, []
+        for s, width in enumerate(cls.widths):
+            blocks = [Conv2dNormActivation(input_shape[0], stem_ch, 3, 1, norm_layer=nn.BatchNorm2d,
+                                           activation_layer=nn.Hardswish)] if s == 0 else []
+            for b in range(options["depths"][s]):
+                config = InvertedResidualConfig(
+                    cin, options["kernels"][s], cin * options["expansions"][s], width, cls.use_se[s],
+                    cls.activations[s], cls.strides[s] if b == 0 else 1, 1, mult,
+                )
+                blocks.append(InvertedResidual(config, norm_layer=nn.BatchNorm2d))
+                cin = width
+            stages.append(nn.Sequential(*blocks))
+        return BackboneParts(nn.ModuleList(stages), _classifier(InvertedResidualConfig.adjust_channels(cin, mult), num_classes))
+
+
+def option_key(options: dict[str, Any]) -> tuple:
+    """A hashable, order-independent key of canonical options."""
+    return tuple(sorted(options.items()))
+
+
+@lru_cache(maxsize=256)
+def _stage_shapes(name: str, key: tuple, input_shape: tuple[int, int, int]) -> tuple[tuple[int, int, int], ...]:
+    parts = BACKBONES.get(name).build(dict(key), input_shape, num_classes=2)
+    x = torch.zeros(1, *input_shape)
+    shapes = []
+    with torch.no_grad():
+        for stage in parts.stages.eval():
+            x = stage(x)
+            shapes.append(tuple(x.shape[1:]))
+    return tuple(shapes)
+
+
+def stage_shapes(name: str, options: dict[str, Any], input_shape: tuple[int, int, int]) -> tuple[tuple[int, int, int], ...]:
+    """`C x H x W` output shape of each stage of a backbone (memoised dry run)."""
+    return _stage_shapes(name, option_key(options), tuple(input_shape))
