@@ -6,6 +6,7 @@ import argparse
 import json
 import re
 import sys
+import warnings
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -187,6 +188,92 @@ def cmd_tune(args) -> int:
     return 0
 
 
+def _key_values(pairs: Sequence[str]) -> dict:
+    """``["depth=1", "depths=[2,3,2,2,2]"]`` -> {"depth": 1, "depths": [2, 3, 2, 2, 2]} (values read as JSON)."""
+    options = {}
+    for pair in pairs or ():
+        key, sep, value = pair.partition("=")
+        if not sep:
+            raise AebnasError(f"backbone option {pair!r} must look like KEY=VALUE, e.g. depth=1")
+        try:
+            options[key] = json.loads(value)
+        except json.JSONDecodeError:
+            options[key] = value
+    return options
+
+
+@command("search")
+def cmd_search(args) -> int:
+    from aebnas.engine.report import format_report, write_report
+    from aebnas.engine.search import Search
+
+    info = _dataset_info(args.dataset)
+    target = parse_macs(args.target_macs) if args.target_macs else None
+    search = Search(
+        args.run_dir, data_dir=args.data_dir, download=args.download, new=args.new, progress=not args.quiet,
+        dataset=info.name, space=args.space, budget=args.budget, batch_size=args.batch_size, n_init=args.n_init,
+        strategy=args.strategy, predictor=args.predictor, acquisition=args.acquisition, mode=args.mode,
+        epochs=args.epochs, backbone_epochs=args.backbone_epochs, train_batch_size=args.train_batch_size, lr=args.lr,
+        target_macs=target, min_accuracy=args.min_accuracy, pool_size=args.pool_size, rule=args.rule,
+        backbone=args.backbone, backbone_options=_key_values(args.backbone_option) or None, max_exits=args.max_exits,
+        val_size=args.val_size, max_train=args.max_train, seed=args.seed, confirm_top=args.confirm_top,
+        confirm_epochs=args.confirm_epochs, warm_start_predictor=args.warm_start_predictor, device=args.device,
+    )
+    done = len(search.trials())
+    print(f"search in {search.run_dir} ({done} trials stored; budget {args.budget})", file=sys.stderr)
+    try:
+        search.run()
+    except KeyboardInterrupt:
+        print(f"\ninterrupted: every finished trial is stored in {search.run_dir}; rerun the same command to resume",
+              file=sys.stderr)
+        return 130
+    report, out = write_report(search)
+    print(format_report(report))
+    print(f"\nreport: {out}/ (report.json, front.csv, trials.csv, front.png, hypervolume.png, predicted_vs_measured.png)")
+    return 0
+
+
+@command("report")
+def cmd_report(args) -> int:
+    from aebnas.engine.report import format_report, write_report
+    from aebnas.engine.search import Search
+
+    report, out = write_report(Search.open(args.run_dir, data_dir=args.data_dir), args.out)
+    print(format_report(report))
+    print(f"\nreport: {out}/")
+    return 0
+
+
+@command("predictors")
+def cmd_predictors(args) -> int:
+    from aebnas.engine.search import Search
+    from aebnas.engine.store import TrialState
+    from aebnas.predictors import cross_validate, load_predictor
+
+    if args.action == "show":
+        predictor = load_predictor(args.file)
+        print(json.dumps({"kind": predictor.kind, "params": predictor.get_params(), "metadata": predictor.metadata},
+                         indent=2, default=str))
+        return 0
+    search = Search.open(args.run)
+    complete = search.trials(TrialState.COMPLETE)
+    if len(complete) < 5:
+        raise AebnasError(f"{args.run} has {len(complete)} complete trials; fitting or evaluating a predictor needs >= 5")
+    source = search.load_warm_start(args.warm_start) if args.warm_start else None
+    if args.action == "fit":
+        predictor, _ = search.fit_predictor(complete, args.kind, source)
+        path = predictor.save(args.out)
+        print(f"fitted a {args.kind} predictor on {len(complete)} trials of {args.run}; saved to {path}")
+        return 0
+    rows, shared = search.training_rows(complete), search.training_rows(complete, grid="shared")
+    folds = min(args.folds, len(complete))
+    metrics = cross_validate(lambda: search.new_predictor(args.kind, source), *rows, folds=folds,
+                             seed=search.config.seed, eval_rows=tuple(shared))
+    print(f"{args.kind} predictor, grouped {folds}-fold CV over {len(complete)} architectures of {args.run}:")
+    _print_table([[k, f"{v:.4f}" if isinstance(v, float) else v] for k, v in metrics.items()], ["metric", "value"])
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     from aebnas.search_space import BACKBONES, PRESETS
 
@@ -224,12 +311,68 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--target-macs", required=True)
     p.add_argument("--method", default="fine", choices=["fine", "grid"])
     p.add_argument("--scoring", default="constraint", choices=["constraint", "paper"])
+
+    from aebnas.engine.proposer import ACQUISITIONS
+    from aebnas.engine.search import STRATEGIES, SearchConfig
+    from aebnas.predictors import PREDICTORS
+
+    d = SearchConfig()
+    p = sub.add_parser("search", help="search early-exit networks (resumes an existing --run-dir)")
+    _dataset_args(p)
+    p.add_argument("--run-dir", required=True, help="run directory (store, trials, report); rerun to resume")
+    p.add_argument("--new", action="store_true", help="start afresh even if --run-dir holds another run")
+    p.add_argument("--budget", type=int, default=d.budget, help="trained candidates (the predictor budget)")
+    p.add_argument("--batch-size", type=int, default=d.batch_size, help="candidates proposed per round (q)")
+    p.add_argument("--n-init", type=int, default=None, help="initial design size (default: half the budget)")
+    p.add_argument("--strategy", default=d.strategy, choices=STRATEGIES)
+    p.add_argument("--space", default=d.space, help=f"one of: {', '.join(PRESETS.names())}")
+    p.add_argument("--predictor", default=d.predictor, choices=PREDICTORS.names())
+    p.add_argument("--acquisition", default=d.acquisition, choices=list(ACQUISITIONS))
+    p.add_argument("--mode", default=d.mode, choices=["fast", "joint"])
+    p.add_argument("--epochs", type=int, default=d.epochs, help="epochs per candidate")
+    p.add_argument("--backbone-epochs", type=int, default=d.backbone_epochs)
+    p.add_argument("--train-batch-size", type=int, default=d.train_batch_size)
+    p.add_argument("--lr", type=float, default=d.lr)
+    p.add_argument("--target-macs", default=None, help="target average MACs, e.g. 17M or 150k")
+    p.add_argument("--min-accuracy", type=float, default=None, help="constraint on predicted accuracy, in [0, 1)")
+    p.add_argument("--pool-size", type=int, default=d.pool_size, help="random architectures per acquisition pool")
+    p.add_argument("--rule", default=d.rule, help="exit rule: margin, max_softmax or entropy")
+    p.add_argument("--backbone", default=None, help=f"one of: {', '.join(BACKBONES.names())} (default: by input size)")
+    p.add_argument("--backbone-option", action="append", metavar="KEY=VALUE", help="e.g. depth=1 (repeatable)")
+    p.add_argument("--max-exits", type=int, default=d.max_exits)
+    p.add_argument("--seed", type=int, default=d.seed)
+    p.add_argument("--confirm-top", type=int, default=d.confirm_top, help="candidates confirmed by joint fine-tuning")
+    p.add_argument("--confirm-epochs", type=int, default=d.confirm_epochs)
+    p.add_argument("--warm-start-predictor", default=None, help="predictor file fitted on another dataset")
+    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+
+    p = sub.add_parser("report", help="front, hypervolume, confirmed candidates, plots and exports of a run")
+    p.add_argument("run_dir")
+    p.add_argument("--out", default=None, help="output folder (default RUN_DIR/report)")
+    p.add_argument("--data-dir", default=None)
+
+    p = sub.add_parser("predictors", help="fit, evaluate or show accuracy predictors")
+    p.add_argument("action", choices=["fit", "evaluate", "show"])
+    p.add_argument("file", nargs="?", help="predictor file (show)")
+    p.add_argument("--run", help="run directory whose trials train the predictor (fit, evaluate)")
+    p.add_argument("--kind", default="xgboost", choices=PREDICTORS.names())
+    p.add_argument("--out", help="where to save the fitted predictor (fit)")
+    p.add_argument("--warm-start", default=None, help="predictor fitted on another dataset (fit, evaluate)")
+    p.add_argument("--folds", type=int, default=5)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    # linear_operator (under BoTorch) and fvcore call torch.jit.script at import; not the user's concern
+    warnings.filterwarnings("ignore", message="`torch.jit.script` is deprecated", category=FutureWarning)
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.command == "predictors":
+        needed = {"show": ["file"], "fit": ["run", "out"], "evaluate": ["run"]}[args.action]
+        missing = [name for name in needed if not getattr(args, name)]
+        if missing:
+            parser.error(f"predictors {args.action} needs {' and '.join('--' + m if m != 'file' else 'FILE' for m in missing)}")
     try:
         return COMMANDS[args.command](args)
     except AebnasError as err:

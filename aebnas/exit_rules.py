@@ -55,5 +55,5 @@ def first_exit(scores: Tensor, thresholds: Tensor) -> Tensor:
         early = early.unsqueeze(0)
         thresholds = thresholds.unsqueeze(1)
     leave = early >= thresholds.to(early.dtype)
-    leave = torch.cat([leave, torch.ones_like(leave[..., :1])], dim=-1)
+    leave = torch.cat([leave, leave.new_ones(leave.shape[:-1] + (1,))], dim=-1)
     return leave.to(torch.uint8).argmax(dim=-1)

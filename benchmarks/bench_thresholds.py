@@ -5,7 +5,7 @@ exhaustive search over the same per-exit candidates as a reference. Run: python 
 from __future__ import annotations
 
 import itertools
-import math
+import os
 import statistics
 import sys
 import time
@@ -84,7 +84,8 @@ def sweep_table(outputs: ExitOutputs, costs, targets: list[float], reference: li
 
 def main() -> None:
     torch.manual_seed(0)
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {os.cpu_count()} cores, load average {load}")
     outputs = synthetic_outputs(10_000, EXIT_ACCURACY)
     print("per-exit accuracy:", [round(a, 3) for a in outputs.exit_accuracy().tolist()])
 

@@ -65,6 +65,7 @@ def train_candidate(arch: Architecture, data: DatasetSplits, config: TrainConfig
     if mode not in MODES:
         raise AebnasError(f"unknown training mode {mode!r}; allowed: {', '.join(MODES)}")
     start = time.perf_counter()
+    torch.manual_seed(config.seed)  # the branches' initial weights too depend only on the seed
     if mode == "fast":
         if backbone is None:
             raise AebnasError("fast mode needs a trained FrozenBackbone (FrozenBackbone.prepare)")

@@ -46,7 +46,7 @@ class FrozenBackbone:
     Attributes:
         model: the backbone as an EarlyExitNet without early exits.
         features: split -> list over stages of `n x C_s x H_s x W_s` tensors (float16 or float32).
-        final_logits: split -> `n x classes` float16 logits of the final classifier.
+        final_logits: split -> `n x classes` float32 logits of the final classifier.
         history: the backbone's training history (empty when loaded from the cache).
     """
 
@@ -73,6 +73,7 @@ class FrozenBackbone:
                 "use float16 features, fewer training samples (max_train), or raise the cap"
             )
         key = backbone_key(data, backbone, options, config, data_tag(data))
+        torch.manual_seed(config.seed)
         model = build_backbone(backbone, options, data.info)
         path = Path(cache_dir) / f"backbone-{key}.pt" if cache_dir else None
         history = TrainHistory()
@@ -114,7 +115,7 @@ def _features(model: EarlyExitNet, x: Tensor, device: str, dtype: torch.dtype, b
         feats = model.stage_features(to_device_images(x[i:i + batch_size], device))
         for s, f in enumerate(feats):
             per_stage[s].append(f.to("cpu", dtype).contiguous())
-        logits.append(model.head(feats[-1]).half().cpu())
+        logits.append(model.head(feats[-1]).float().cpu())
     return [torch.cat(chunks) for chunks in per_stage], torch.cat(logits)
 
 
@@ -148,7 +149,7 @@ def cached_outputs(model: EarlyExitNet, backbone: FrozenBackbone, data: DatasetS
         feats, n = backbone.features[name], len(getattr(data, name))
         chunks = []
         for i in range(0, n, batch_size):
-            logits = [branch(to_device_images(feats[p - 1][i:i + batch_size], device)).half().cpu()
+            logits = [branch(to_device_images(feats[p - 1][i:i + batch_size], device)).float().cpu()
                       for branch, p in zip(model.branches, model.positions)]
             logits.append(backbone.final_logits[name][i:i + batch_size])
             chunks.append(torch.stack(logits, dim=1))

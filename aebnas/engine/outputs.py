@@ -16,7 +16,7 @@ class ExitOutputs:
     """Per-exit logits of one split.
 
     Attributes:
-        logits: `n x exits x classes` logits (float16 storage is fine); the last exit is the final one.
+        logits: `n x exits x classes` float32 logits; the last exit is the final one.
         labels: `n` int64 labels.
     """
 
@@ -54,9 +54,9 @@ class CandidateOutputs:
     def save(self, path: str | Path) -> None:
         torch.save(
             {
-                "val_logits": self.val.logits.half(),
+                "val_logits": self.val.logits,
                 "val_labels": self.val.labels,
-                "test_logits": self.test.logits.half(),
+                "test_logits": self.test.logits,
                 "test_labels": self.test.labels,
             },
             path,

@@ -28,11 +28,14 @@ def plot_tradeoff(curves: Mapping[str, TradeoffCurve], path: str | Path, title: 
 
 
 def plot_points(series: Mapping[str, tuple[Sequence[float], Sequence[float]]], path: str | Path, xlabel: str,
-                ylabel: str, title: str = "", lines: bool = False) -> Path:
-    """Scatter (or line) plot of named (x, y) series."""
+                ylabel: str, title: str = "", lines: bool = False, logx: bool = False) -> Path:
+    """Scatter (or line) plot of named (x, y) series; the first series is drawn faint when there are several."""
     fig, ax = plt.subplots(figsize=(6.4, 4.4))
-    for label, (x, y) in series.items():
-        ax.plot(x, y, "-o" if lines else "o", label=label, markersize=4)
+    for i, (label, (x, y)) in enumerate(series.items()):
+        faint = i == 0 and len(series) > 1 and not lines
+        ax.plot(x, y, "-o" if lines else "o", label=label, markersize=2 if faint else 4, alpha=0.3 if faint else 1.0)
+    if logx:
+        ax.set_xscale("log")
     _finish(ax, fig, path, xlabel, ylabel, title)
     return Path(path)
 

@@ -29,6 +29,7 @@ SCORINGS = ("constraint", "paper")
 _CHUNK_ELEMENTS = 1 << 24  # bound on the `m x n x exits` work tensors of evaluate_scores
 
 Costs = Union[Tensor, Sequence[float]]
+Objective = Callable[["ThresholdMetrics"], Tensor]
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -90,7 +91,8 @@ def evaluate_scores(scores: Tensor, correct: Tensor, costs: Costs, thresholds: T
     for part in thresholds.split(chunk) if len(thresholds) else [thresholds]:
         exits = first_exit(scores, part)  # `m x n`
         n_correct.append(correct_t[exits, torch.arange(n)].sum(dim=1))
-        counts.append(torch.zeros(len(part), num_exits, dtype=torch.long).scatter_add_(1, exits, torch.ones_like(exits)))
+        zeros = torch.zeros(len(part), num_exits, dtype=torch.long)
+        counts.append(zeros.scatter_add_(1, exits, torch.ones_like(exits)))
     return _metrics(thresholds, torch.cat(n_correct), torch.cat(counts), costs)
 
 
@@ -105,11 +107,14 @@ def _metrics(thresholds: Tensor, n_correct: Tensor, counts: Tensor, costs: Tenso
     """Metrics from `m` correct counts and `m x exits` per-exit counts; the one place they are computed."""
     n = counts.sum(dim=1, keepdim=True).clamp_min(1).double()
     fractions = counts.double() / n
-    return ThresholdMetrics(thresholds, n_correct.double() / n.squeeze(1), (fractions * costs).sum(dim=1), fractions)
+    accuracy = n_correct.double() / n.squeeze(1)
+    return ThresholdMetrics(thresholds, accuracy, (fractions * costs).sum(dim=1), fractions)
 
 
 def _as_costs(costs: Costs, num_exits: int) -> Tensor:
     costs = torch.as_tensor(costs, dtype=torch.float64).reshape(-1)
+    if num_exits < 2:
+        raise AebnasError(f"an early-exit network needs at least 2 exits, got {num_exits}")
     if costs.shape[0] != num_exits:
         raise AebnasError(f"costs has {costs.shape[0]} entries; expected one per exit ({num_exits})")
     return costs
@@ -135,6 +140,10 @@ def paper_grid(num_early_exits: int) -> Tensor:
 
 # ---------------------------------------------------------------------------------------------------------
 # Results
+
+
+def _fmt(macs: float) -> str:
+    return f"{macs:,.0f}" if abs(macs) >= 1000 else f"{macs:g}"
 
 
 def _json_floats(values: Tensor) -> list:
@@ -182,11 +191,12 @@ class TradeoffCurve:
 
     def point_at(self, budget: float) -> "TunedThresholds":
         """The most accurate point with ``avg_macs <= budget``; UnreachableTargetError below the cheapest."""
-        index = int(torch.searchsorted(self.avg_macs, torch.tensor([float(budget)], dtype=torch.float64), right=True)) - 1
+        budgets = torch.tensor([float(budget)], dtype=torch.float64)
+        index = int(torch.searchsorted(self.avg_macs, budgets, right=True)) - 1
         if index < 0:
             raise UnreachableTargetError(
-                f"budget {budget:,.0f} average MACs is below the cheapest point of this curve "
-                f"({self.avg_macs[0].item():,.0f} MACs)"
+                f"budget {_fmt(budget)} average MACs is below the cheapest point of this curve "
+                f"({_fmt(self.avg_macs[0].item())} MACs)"
             )
         return TunedThresholds(
             self.thresholds[index], self.accuracy[index].item(), self.avg_macs[index].item(),
@@ -269,53 +279,50 @@ class TunedThresholds:
 
 class _Sweeper:
     """Candidate thresholds per exit (quantiles of its scores, the paper values, +inf) and the exact
-    metrics of every candidate of one exit with the other exits held fixed, in one sort-and-cumsum pass
-    (`O(n x exits)`): the step that the curve's greedy sweeps and the fine tuning repeat."""
+    metrics of every candidate of one exit with the other exits held fixed, from two bincounts over the
+    samples (`O(n x exits)`): the step that the curve's greedy sweeps and the fine tuning repeat."""
 
     def __init__(self, scores: Tensor, correct: Tensor, costs: Tensor, num_quantiles: int) -> None:
         if num_quantiles < 2:
             raise AebnasError(f"num_quantiles must be >= 2, got {num_quantiles}")
         self.scores, self.correct, self.costs = scores.float(), correct.bool(), costs
-        n, self.num_exits = scores.shape
+        self.num_exits = scores.shape[1]
         levels = torch.linspace(0.0, 1.0, num_quantiles)
         extra = torch.tensor([v if v < 1.0 else math.inf for v in PAPER_GRID])
-        self.candidates, self.order, self.sorted_correct, self.at_least = [], [], [], []
+        self.candidates, self.passed = [], []
         for k in range(self.num_exits - 1):
-            s = self.scores[:, k]
+            s = self.scores[:, k].contiguous()
             candidates = torch.unique(torch.cat([torch.quantile(s, levels, interpolation="lower"), extra]))
-            order = s.argsort(descending=True, stable=True)
-            self.candidates.append(candidates)  # ascending, last = +inf
-            self.order.append(order)
-            self.sorted_correct.append(self.correct[order, k].long())
-            # samples with score >= each candidate: the first ones in descending order
-            self.at_least.append(n - torch.searchsorted(s[order].flip(0).contiguous(), candidates))
+            self.candidates.append(candidates)  # ascending, the last is +inf
+            # `n`: how many candidates each score passes (>=): a sample leaves for candidates [0, passed)
+            self.passed.append(torch.searchsorted(candidates, s, right=True))
 
     def profile(self, thresholds: Tensor, k: int) -> ThresholdMetrics:
         """Metrics of `thresholds` (`exits - 1`) with exit ``k``'s threshold replaced by each candidate."""
         scores, correct, num_exits = self.scores, self.correct, self.num_exits
-        n = scores.shape[0]
+        n, m = scores.shape[0], len(self.candidates[k])
         if k + 2 < num_exits:  # `n`: the exit taken if exit k declines
             later = first_exit(scores[:, k + 1 :], thresholds[k + 1 :]) + k + 1
         else:  # (first_exit needs at least one early exit)
             later = torch.full((n,), num_exits - 1)
+        base, passed, leave_correct = later, self.passed[k], correct[:, k]
         if k:
             earlier = scores[:, :k] >= thresholds[:k]
             reached = ~earlier.any(dim=1)
             base = torch.where(reached, later, earlier.to(torch.uint8).argmax(dim=1))
-        else:
-            reached, base = torch.ones(n, dtype=torch.bool), later
+            later, passed, leave_correct = later[reached], passed[reached], leave_correct[reached]
         base_correct = correct[torch.arange(n), base]
-        order = self.order[k]
-        reached = reached[order]
-        gain = (self.sorted_correct[k] - base_correct[order].long()) * reached
-        moved = F.one_hot(later[order], num_exits) * reached.unsqueeze(1)  # `n x exits`, exits left
-        cum_gain = F.pad(gain.cumsum(dim=0), (1, 0))
-        cum_moved = F.pad(moved.cumsum(dim=0), (0, 0, 1, 0))[self.at_least[k]]
-        counts = torch.bincount(base, minlength=num_exits) - cum_moved
-        counts[:, k] += cum_moved.sum(dim=1)
-        candidates = thresholds.expand(len(self.candidates[k]), -1).clone()
+        stay_correct = base_correct[reached] if k else base_correct
+        # by the number of candidates passed, then summed over "passed > c" for each candidate c: the
+        # correct predictions gained and the `exits` samples taken from each exit by leaving at exit k
+        gain = torch.bincount(passed, weights=leave_correct.double() - stay_correct.double(), minlength=m + 1)
+        taken = torch.bincount(passed * num_exits + later, minlength=(m + 1) * num_exits).view(m + 1, num_exits)
+        gain, taken = _sums_above(gain), _sums_above(taken)
+        counts = torch.bincount(base, minlength=num_exits) - taken
+        counts[:, k] += taken.sum(dim=1)
+        candidates = thresholds.expand(m, -1).clone()
         candidates[:, k] = self.candidates[k]
-        return _metrics(candidates, base_correct.sum() + cum_gain[self.at_least[k]], counts, self.costs)
+        return _metrics(candidates, base_correct.sum() + gain.long(), counts, self.costs)
 
     def sweep(self, downward: bool) -> list[ThresholdMetrics]:
         """Greedy walk from "never exit" down to the cheapest point (or from "exit at once" up): each step
@@ -349,7 +356,7 @@ class _Sweeper:
             thresholds = thresholds.clone()
             thresholds[k] = self.candidates[k][j]
 
-    def ascend(self, start: Tensor, objective: Callable[[ThresholdMetrics], Tensor], max_rounds: int = 50) -> Tensor:
+    def ascend(self, start: Tensor, objective: Objective, max_rounds: int = 50) -> Tensor:
         """Coordinate ascent from `start` (`exits - 1`) over each exit's candidates, the others held fixed,
         maximising ``objective`` (`m` values, -inf = infeasible) with ties to fewer MACs."""
         thresholds = start.clone()
@@ -375,9 +382,14 @@ def _best(values: Tensor, avg_macs: Tensor) -> int:
     return int(ties[avg_macs[ties].argmin()])
 
 
+def _sums_above(histogram: Tensor) -> Tensor:
+    """`(m + 1) x ...` -> `m x ...`: row c is the sum of the rows above c."""
+    return histogram.flip(0).cumsum(dim=0).flip(0)[1:]
+
+
 def _concat(parts: list[ThresholdMetrics]) -> ThresholdMetrics:
-    return ThresholdMetrics(*(torch.cat([getattr(p, f) for p in parts]) for f in
-                              ("thresholds", "accuracy", "avg_macs", "exit_fractions")))
+    fields = ("thresholds", "accuracy", "avg_macs", "exit_fractions")
+    return ThresholdMetrics(*(torch.cat([getattr(p, f) for p in parts]) for f in fields))
 
 
 def _explore(sweeper: _Sweeper) -> ThresholdMetrics:
@@ -398,7 +410,9 @@ def _pareto(points: ThresholdMetrics, rule: str) -> TradeoffCurve:
     return TradeoffCurve(p.thresholds, p.accuracy, p.avg_macs, p.exit_fractions, rule)
 
 
-def tradeoff_curve(outputs: ExitOutputs, costs: Costs, rule: str = "margin", num_quantiles: int = 32) -> TradeoffCurve:
+def tradeoff_curve(
+    outputs: ExitOutputs, costs: Costs, rule: str = "margin", num_quantiles: int = 32
+) -> TradeoffCurve:
     """Accuracy-vs-average-MACs Pareto curve of one network on ``outputs`` (its validation split).
 
     Candidate thresholds per exit are ``num_quantiles`` quantiles of that exit's scores, the paper values
@@ -422,11 +436,15 @@ def tune(
     """Thresholds for a target average MACs, measured on ``outputs`` (the validation split).
 
     Args:
+        outputs: the split to tune on; costs: `exits` MACs of leaving at each exit.
+        target_macs: the average MACs budget per sample.
+        rule: the exit rule (see :mod:`aebnas.exit_rules`).
         method: "fine" starts from the best point the curve search evaluated and runs coordinate ascent
             over each exit's quantile candidates (never worse than "grid"); "grid" searches
             :func:`paper_grid` exhaustively.
         scoring: "constraint" maximises accuracy subject to ``avg_macs <= target_macs`` (ties: fewer
             MACs); "paper" maximises :func:`paper_score` (percent points) with no hard constraint.
+        num_quantiles: candidate thresholds per exit for "fine" (see :func:`tradeoff_curve`).
     Raises:
         UnreachableTargetError: the target is below the cheapest path, or (method "grid", scoring
             "constraint") no grid point meets it.
@@ -439,8 +457,8 @@ def tune(
     cheapest = costs.min().item()
     if not target_macs >= cheapest or target_macs <= 0:
         raise UnreachableTargetError(
-            f"target {target_macs:,.0f} average MACs is unreachable: the minimum reachable average is "
-            f"{cheapest:,.0f} MACs (every sample leaving at exit {int(costs.argmin())})"
+            f"target {_fmt(target_macs)} average MACs is unreachable: the minimum reachable average is "
+            f"{_fmt(cheapest)} MACs (every sample leaving at exit {int(costs.argmin())})"
         )
 
     def objective(m: ThresholdMetrics) -> Tensor:
@@ -454,8 +472,8 @@ def tune(
         values = objective(points)
         if values.max() == -math.inf:
             raise UnreachableTargetError(
-                f"no paper-grid threshold vector reaches {target_macs:,.0f} average MACs (the cheapest grid "
-                f"point needs {points.avg_macs.min().item():,.0f}); use method='fine'"
+                f"no paper-grid threshold vector reaches {_fmt(target_macs)} average MACs (the cheapest grid "
+                f"point needs {_fmt(points.avg_macs.min().item())}); use method='fine'"
             )
         return TunedThresholds.from_metrics(points, _best(values, points.avg_macs), rule)
     sweeper = _Sweeper(scores, correct, costs, num_quantiles)
@@ -465,5 +483,5 @@ def tune(
         evaluate_scores(scores, correct, costs, sweeper.ascend(start, objective)), rule=rule
     )
     if scoring == "constraint" and tuned.avg_macs > target_macs:  # only with costs that are not increasing
-        raise UnreachableTargetError(f"found no thresholds reaching {target_macs:,.0f} average MACs")
+        raise UnreachableTargetError(f"found no thresholds reaching {_fmt(target_macs)} average MACs")
     return tuned

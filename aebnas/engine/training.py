@@ -162,8 +162,8 @@ def train_joint(model: nn.Module, split: Split, info: DatasetInfo, config: Train
 
 @torch.no_grad()
 def predict_logits(model: nn.Module, x: Tensor, device: str | torch.device = "auto", batch_size: int = 512) -> Tensor:
-    """`n x exits x classes` float16 logits of every exit, on the CPU, in eval mode."""
+    """`n x exits x classes` float32 logits of every exit, on the CPU, in eval mode."""
     device = resolve_device(device)
     model.to(device).eval()
-    chunks = [model(to_device_images(x[i:i + batch_size], device)).half().cpu() for i in range(0, len(x), batch_size)]
+    chunks = [model(to_device_images(x[i:i + batch_size], device)).float().cpu() for i in range(0, len(x), batch_size)]
     return torch.cat(chunks)

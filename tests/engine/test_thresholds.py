@@ -40,7 +40,8 @@ def synthetic_outputs(n: int, exit_accuracy: list[float], classes: int = 10, see
         wrong_class = (labels + torch.randint(1, classes, (n,), generator=g)) % classes
         target = torch.where(right, labels, wrong_class)
         strength = 2.5 + 10.0 * (boundary - noisy).abs() * torch.where(right, 1.0, 0.25)
-        logits.append(torch.randn(n, classes, generator=g) + strength.unsqueeze(1) * torch.nn.functional.one_hot(target, classes))
+        one_hot = torch.nn.functional.one_hot(target, classes)
+        logits.append(torch.randn(n, classes, generator=g) + strength.unsqueeze(1) * one_hot)
     return ExitOutputs(torch.stack(logits, dim=1), labels)
 
 
@@ -180,7 +181,7 @@ def test_tune_meets_targets_and_beats_grid(curve):
 
 
 def test_unreachable_and_unknown_options():
-    with pytest.raises(UnreachableTargetError, match=r"minimum reachable average is 10"):
+    with pytest.raises(UnreachableTargetError, match=r"9.5 average MACs .* minimum reachable average is 10 MACs"):
         tune(OUT, COSTS, 9.5)
     with pytest.raises(UnreachableTargetError, match="grid"):
         tune(OUT, COSTS, 10.0, method="grid")  # reachable, but not by the 0.1 / 0.2 / never grid
@@ -195,15 +196,17 @@ def test_paper_scoring():
     grid_points = evaluate_thresholds(OUT, COSTS, paper_grid(3))
     best_grid = grid_points.paper_score(target).max().item()
     grid = tune(OUT, COSTS, target, method="grid", scoring="paper")
+
     def score(tuned: TunedThresholds) -> float:
-        as64 = lambda x: torch.tensor(x, dtype=torch.float64)
+        as64 = lambda x: torch.tensor(x, dtype=torch.float64)  # noqa: E731
         return paper_score(as64(tuned.accuracy), as64(tuned.avg_macs), target).item()
 
     assert score(grid) == best_grid
     fine = tune(OUT, COSTS, target, scoring="paper")
     fine_score = score(fine)
     curve = tradeoff_curve(OUT, COSTS)
-    assert fine_score >= best_grid and fine_score >= paper_score(curve.accuracy, curve.avg_macs, target).max().item()
+    assert fine_score >= best_grid
+    assert fine_score >= paper_score(curve.accuracy, curve.avg_macs, target).max().item()
     assert paper_score(torch.tensor(0.9), torch.tensor(33.0), 30.0).item() == pytest.approx(90.0 - 1.0)
 
 
@@ -215,5 +218,15 @@ def test_tuned_apply_reproduces_and_transfers():
     test = tuned.apply(synthetic_outputs(1000, [0.6, 0.7, 0.8, 0.9], seed=9), COSTS)
     assert 0 < test.accuracy < 1 and COSTS[0] <= test.avg_macs <= COSTS[-1]
     back = TunedThresholds.from_dict(json.loads(json.dumps(tuned.to_dict(), allow_nan=False)))
-    assert torch.equal(back.thresholds, tuned.thresholds) and torch.equal(back.exit_fractions, tuned.exit_fractions)
+    assert torch.equal(back.thresholds, tuned.thresholds)
+    assert torch.equal(back.exit_fractions, tuned.exit_fractions)
     assert (back.accuracy, back.avg_macs, back.rule) == (tuned.accuracy, tuned.avg_macs, tuned.rule)
+
+
+def test_single_early_exit_curve_is_exact_pareto_of_all_candidates():
+    out = synthetic_outputs(500, [0.7, 0.9], seed=5)
+    curve = tradeoff_curve(out, [1.0, 3.0], num_quantiles=2000)  # every score a candidate
+    every = evaluate_thresholds(out, [1.0, 3.0], out.scores()[:, :1])  # a threshold at each sample's score
+    for macs, acc in zip(every.avg_macs, every.accuracy):
+        assert curve.accuracy_at(macs.item()) >= acc.item()
+    assert tune(out, [1.0, 3.0], 2.0, num_quantiles=2000).accuracy == curve.accuracy_at(2.0)

@@ -1,4 +1,3 @@
-import math
 
 import pytest
 import torch
@@ -6,11 +5,10 @@ import torch
 from aebnas.datasets import load_dataset
 from aebnas.engine.candidate import SavedCandidate, save_candidate, train_candidate
 from aebnas.engine.fast import FrozenBackbone
-from aebnas.engine.thresholds import evaluate_thresholds
 from aebnas.engine.training import TrainConfig, exit_loss
 from aebnas.exceptions import AebnasError, TrainingError
-from aebnas.search_space import Architecture, ExitSpec, build
-from aebnas.search_space.layers import Conv, PaperModule
+from aebnas.search_space import Architecture, ExitSpec
+from aebnas.search_space.layers import Conv
 
 ARCH = Architecture("digits_cnn", (ExitSpec(1, (Conv(stride=2),)), ExitSpec(3, ())), {"width": 8})
 CONFIG = TrainConfig(epochs=6, batch_size=64, device="cpu")
