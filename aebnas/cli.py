@@ -313,7 +313,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--scoring", default="constraint", choices=["constraint", "paper"])
 
     from aebnas.engine.proposer import ACQUISITIONS
-    from aebnas.engine.search import STRATEGIES, SearchConfig
+    from aebnas.engine.search import SearchConfig
+    from aebnas.engine.strategies import STRATEGIES
     from aebnas.predictors import PREDICTORS
 
     d = SearchConfig()
@@ -324,7 +325,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--budget", type=int, default=d.budget, help="trained candidates (the predictor budget)")
     p.add_argument("--batch-size", type=int, default=d.batch_size, help="candidates proposed per round (q)")
     p.add_argument("--n-init", type=int, default=None, help="initial design size (default: half the budget)")
-    p.add_argument("--strategy", default=d.strategy, choices=STRATEGIES)
+    p.add_argument("--strategy", default=d.strategy, choices=STRATEGIES.names())
     p.add_argument("--space", default=d.space, help=f"one of: {', '.join(PRESETS.names())}")
     p.add_argument("--predictor", default=d.predictor, choices=PREDICTORS.names())
     p.add_argument("--acquisition", default=d.acquisition, choices=list(ACQUISITIONS))

@@ -15,25 +15,24 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from aebnas.datasets import DATASETS, DatasetSplits, load_dataset
-from aebnas.engine.candidate import train_candidate
+from aebnas.datasets import DATASETS, DatasetSplits
+from aebnas.engine.executors import Executor, LocalExecutor
 from aebnas.engine.fast import FrozenBackbone, full_outputs
 from aebnas.engine.front import FrontPoint, contributions, curve_points, hypervolume, pareto_front
 from aebnas.engine.macs import count_macs, path_costs
 from aebnas.engine.outputs import CandidateOutputs
-from aebnas.engine.proposer import ACQUISITIONS, BOProposer, Proposal, random_proposals, space_filling
+from aebnas.engine.proposer import ACQUISITIONS
 from aebnas.engine.store import STORE_FILE, RunStore, Trial, TrialState
+from aebnas.engine.strategies import STRATEGIES, ProposalContext
 from aebnas.engine.thresholds import TradeoffCurve, tradeoff_curve
 from aebnas.engine.training import TrainConfig, train_joint
-from aebnas.exceptions import AebnasError, TrainingError
+from aebnas.engine.worker import TrialJob, TrialOutcome, TrialRunner
+from aebnas.exceptions import AebnasError
 from aebnas.predictors import (PREDICTORS, Predictor, create_predictor, curve_rows, feature_names, load_predictor,
                                schema_metadata, warm_start)
 from aebnas.search_space.space import SPACE_VERSION
 from aebnas.search_space import SearchSpace, build
 from aebnas.search_space.model import build_backbone
-
-STRATEGIES = ("bo", "random")
-
 
 @dataclass(frozen=True)
 class SearchConfig:
@@ -66,6 +65,7 @@ class SearchConfig:
     confirm_epochs: int = 10
     confirm_lr: float = 0.01
     warm_start_predictor: str | None = None
+    retries: int = 1
     device: str = "auto"
 
     def __post_init__(self) -> None:
@@ -75,7 +75,7 @@ class SearchConfig:
             (self.budget >= 1, f"budget must be >= 1 trained candidate; got {self.budget}"),
             (self.batch_size >= 1, f"batch size must be >= 1; got {self.batch_size}"),
             (self.n_init is None or self.n_init >= 2, f"n_init must be >= 2 (a predictor needs data); got {self.n_init}"),
-            (self.strategy in STRATEGIES, f"unknown strategy {self.strategy!r}; allowed: {', '.join(STRATEGIES)}"),
+            (self.strategy in STRATEGIES, f"unknown strategy {self.strategy!r}; allowed: {', '.join(STRATEGIES.names())}"),
             (self.acquisition in ACQUISITIONS, f"unknown acquisition {self.acquisition!r}; allowed: {', '.join(ACQUISITIONS)}"),
             (self.mode in ("fast", "joint"), f"unknown mode {self.mode!r}; allowed: fast, joint"),
             (self.target_macs is None or self.target_macs > 0, f"target MACs must be positive; got {self.target_macs}"),
@@ -93,7 +93,7 @@ class SearchConfig:
 
     def identity(self) -> dict[str, Any]:
         """Settings that decide the trials: a rerun may change budget, confirmation and device, not these."""
-        skip = {"budget", "confirm_top", "confirm_epochs", "confirm_lr", "device"}
+        skip = {"budget", "confirm_top", "confirm_epochs", "confirm_lr", "retries", "device"}
         return {k: v for k, v in dataclasses.asdict(self).items() if k not in skip}
 
     def train_config(self, epochs: int | None = None, lr: float | None = None, progress: bool = False) -> TrainConfig:
@@ -130,7 +130,6 @@ class Search:
         self.store = RunStore.open(self.run_dir, self.config.identity(), new=new)
         self.progress = progress
         self._data, self._data_dir, self._download = data, data_dir, download
-        self._backbone: FrozenBackbone | None = None
         self._warm_start = self.load_warm_start()
 
     @classmethod
@@ -143,22 +142,14 @@ class Search:
         store.close()
         return cls(run_dir, **settings, **kwargs)
 
-    # -- lazily prepared resources ----------------------------------------------------------------
+    # -- lazily prepared resources (shared with the in-process runner) ----------------------------
     @property
     def data(self) -> DatasetSplits:
-        if self._data is None:
-            c = self.config
-            self._data = load_dataset(c.dataset, self._data_dir, self._download, c.val_size, c.seed, c.max_train)
-        return self._data
+        return self.runner.data
 
     @property
     def backbone(self) -> FrozenBackbone:
-        if self._backbone is None:
-            self._backbone = FrozenBackbone.prepare(
-                self.data, self.space.backbone, self.space.backbone_options,
-                self.config.train_config(self.config.backbone_epochs, progress=self.progress),
-                cache_dir=self.run_dir / "backbones")
-        return self._backbone
+        return self.runner.backbone(self.progress)
 
     @functools.cached_property
     def ref_macs(self) -> float:
@@ -200,33 +191,29 @@ class Search:
 
     # -- ask / tell -----------------------------------------------------------------------------
     def ask(self, n: int = 1) -> list[Trial]:
-        """Proposes ``n`` new architectures (each with the budget it is proposed for) and records them
-        as pending trials; the initial design first, then qLogNEHVI proposals."""
+        """Proposes ``n`` new architectures (each with the budget it is proposed for) with the run's
+        strategy and records them as pending trials."""
         if n < 1:
             raise AebnasError(f"ask needs n >= 1; got {n}")
         existing = self.trials()
-        exclude = {t.arch_id for t in existing}
-        pending = [Proposal(t.arch, t.budget) for t in existing if t.state in (TrialState.PENDING, TrialState.RUNNING)]
-        complete = [t for t in existing if t.state == TrialState.COMPLETE]
-        rng = np.random.default_rng([self.config.seed, len(existing)])
-        if self.config.strategy == "random":
-            proposals, source = random_proposals(self.space, n, rng, exclude, self.ref_macs), "random"
-        else:
-            n_init = n if len(complete) < 2 else max(0, min(n, self.config.initial_design - len(existing)))
-            proposals, source = space_filling(self.space, n_init, rng, exclude, self.ref_macs) if n_init else [], "init"
-        source = [source] * len(proposals)
-        if n > len(proposals) and self.config.strategy == "bo":
-            exclude |= {p.arch.id for p in proposals}
-            bo = self._bo_proposals(n - len(proposals), complete, exclude, pending + proposals, len(existing))
-            proposals += bo
-            source += ["bo"] * len(bo)
+        context = ProposalContext(
+            complete=[t for t in existing if t.state == TrialState.COMPLETE],
+            pending=[t for t in existing if t.state in (TrialState.PENDING, TrialState.RUNNING)],
+            exclude={t.arch_id for t in existing},
+            rng=np.random.default_rng([self.config.seed, len(existing)]),
+            num_trials=len(existing),
+        )
+        proposals = STRATEGIES.get(self.config.strategy)().propose(self, n, context)
         if not proposals:
             raise AebnasError(f"the search space has no untried architecture whose cheapest exit fits within "
                               f"{self.ref_macs:,.0f} MACs (the target, or the backbone alone)")
-        predicted = [None if p.predicted_mean is None else {"mean": p.predicted_mean, "std": p.predicted_std}
-                     for p in proposals]
-        return [self.store.add_trial(p.arch, s, self.config.seed, p.budget, pred)
-                for p, s, pred in zip(proposals, source, predicted)]
+        trials = []
+        for proposal, source in proposals:
+            predicted = None
+            if proposal.predicted_mean is not None:
+                predicted = {"mean": proposal.predicted_mean, "std": proposal.predicted_std}
+            trials.append(self.store.add_trial(proposal.arch, source, self.config.seed, proposal.budget, predicted))
+        return trials
 
     def training_rows(self, complete: Sequence[Trial] | None = None, grid: str = "relative"):
         """Predictor rows (``CurveRows``) from complete trials' validation curves."""
@@ -235,14 +222,17 @@ class Search:
         return curve_rows(self.space, [t.arch for t in complete], None, curves, grid=grid)
 
     def fit_predictor(self, complete: Sequence[Trial] | None = None, kind: str | None = None,
-                      warm_start_from: Predictor | None = None) -> tuple[Predictor, np.ndarray]:
+                      warm_start_from: Predictor | None = None, snapshot: bool = False) -> tuple[Predictor, np.ndarray]:
         """Fits a predictor (the configured kind and warm start unless given) on every complete trial's
-        curve rows; returns it and the `n x d` rows."""
+        curve rows; returns it and the `n x d` rows. ``snapshot``: save it in the run and the store."""
         complete = self.trials(TrialState.COMPLETE) if complete is None else complete
         rows = self.training_rows(complete)
         predictor = self.new_predictor(kind, warm_start_from).fit(rows.X, rows.y, rows.groups)
         predictor.metadata.update(schema_metadata(self.space, rows.names, dataset=self.config.dataset,
                                                   num_trials=len(complete)))
+        if snapshot:
+            path = predictor.save(self.run_dir / "predictors" / f"after-{len(complete)}-trials.json")
+            self.store.add_predictor(len(complete), predictor.kind, str(path.relative_to(self.run_dir)))
         return predictor, rows.X
 
     def new_predictor(self, kind: str | None = None, warm_start_from: Predictor | None = None) -> Predictor:
@@ -250,20 +240,6 @@ class Search:
         predictor = create_predictor(kind or self.config.predictor, seed=self.config.seed)
         source = warm_start_from or self._warm_start
         return predictor if source is None else warm_start(source, predictor)
-
-    def _bo_proposals(self, n: int, complete: Sequence[Trial], exclude: set[str], pending: Sequence[Proposal],
-                      salt: int) -> list[Proposal]:
-        predictor, X = self.fit_predictor(complete)
-        snapshot = self.run_dir / "predictors" / f"after-{len(complete)}-trials.json"
-        snapshot.parent.mkdir(parents=True, exist_ok=True)
-        predictor.save(snapshot)
-        self.store.add_predictor(len(complete), self.config.predictor, str(snapshot.relative_to(self.run_dir)))
-        front_ids = {p.trial_number for p in self.front()}
-        front_archs = [t.arch for t in complete if t.number in front_ids]
-        proposer = BOProposer(self.space, predictor, self.ref_accuracy, self.ref_macs, self.config.acquisition,
-                              self.config.pool_size, min_accuracy=self.config.min_accuracy,
-                              max_macs=self.ref_macs, seed=self.config.seed * 100003 + salt)
-        return proposer.propose(n, X, front_archs, exclude, pending)
 
     def tell(self, trial: Trial | int, outputs: CandidateOutputs | None = None, *, curve: TradeoffCurve | None = None,
              error: str | None = None, metrics: dict[str, Any] | None = None, train_seconds: float | None = None,
@@ -294,45 +270,72 @@ class Search:
                                    checkpoint_path, train_seconds)
 
     # -- the loop -------------------------------------------------------------------------------
-    def evaluate(self, trial: Trial) -> Trial:
-        """Trains and tunes one stored trial in this process and records the result."""
-        self.store.mark_running(trial.number)
-        config = self.config.train_config()
-        try:
-            result = train_candidate(trial.arch, self.data, config, self.config.mode,
-                                     self.backbone if self.config.mode == "fast" else None, self.config.rule)
-        except TrainingError as err:
-            return self.store.fail(trial.number, str(err))
-        except BaseException:
-            self.store.mark_pending(trial.number)  # interrupted: retried on resume
-            raise
-        folder = self.run_dir / "trials" / str(trial.number)
+    @functools.cached_property
+    def runner(self) -> TrialRunner:
+        """Trains this run's trials in this process, sharing its data and backbone."""
+        return TrialRunner(self.config.identity() | {"device": self.config.device}, self.run_dir,
+                           self._data_dir, self._download, data=self._data)
+
+    def job(self, trial: Trial) -> TrialJob:
+        """The picklable job that trains ``trial`` on any executor."""
+        return TrialJob(trial.number, trial.arch.to_json(), self.config.identity() | {"device": self.config.device},
+                        str(self.run_dir), self._data_dir, self._download)
+
+    def record(self, outcome: TrialOutcome) -> Trial:
+        """Stores a finished job: outputs and weights under RUN_DIR/trials/N, the trial complete (or failed)."""
+        if outcome.error is not None:
+            return self.store.fail(outcome.number, outcome.error)
+        folder = self.run_dir / "trials" / str(outcome.number)
         folder.mkdir(parents=True, exist_ok=True)
-        result.outputs.save(folder / "outputs.pt")
-        weights = result.model.branches if self.config.mode == "fast" else result.model
-        torch.save(weights.state_dict(), folder / "model.pt")
-        return self.tell(trial, result.outputs, train_seconds=result.train_seconds,
+        outcome.outputs.save(folder / "outputs.pt")
+        torch.save(outcome.weights, folder / "model.pt")
+        return self.tell(outcome.number, outcome.outputs, train_seconds=outcome.train_seconds,
                          outputs_path=str((folder / "outputs.pt").relative_to(self.run_dir)),
                          checkpoint_path=str((folder / "model.pt").relative_to(self.run_dir)))
 
-    def run(self, callback: Callable[[Trial], None] | None = None) -> list[Trial]:
+    def evaluate(self, trial: Trial) -> Trial:
+        """Trains and tunes one stored trial in this process and records the result."""
+        self.store.mark_running(trial.number)
+        try:
+            outcome = self.runner.run(self.job(trial))
+        except BaseException:
+            self.store.mark_pending(trial.number)  # interrupted: retried on resume
+            raise
+        return self.record(outcome)
+
+    def run(self, callback: Callable[[Trial], None] | None = None, executor: Executor | None = None) -> list[Trial]:
         """Runs (or resumes) the search until ``budget`` trials are trained, then confirms the top
-        ``confirm_top``. Returns the complete trials. ``callback`` sees each finished trial."""
+        ``confirm_top``. Returns the complete trials. ``callback`` sees each finished trial.
+
+        ``executor`` (default: in-process) trains the trials; it is kept full: with the local executor
+        a batch of ``batch_size`` is proposed at once, with several workers a proposal is made whenever
+        one frees up, the trials in flight being pending points of the acquisition."""
         c = self.config
+        if c.mode == "fast":
+            self.runner.backbone(self.progress)  # trained once, here, before any worker needs it
+        executor = executor or LocalExecutor(self.runner, capacity=c.batch_size)
+        in_flight: dict[Any, Trial] = {}
         bar = tqdm(total=c.budget, initial=min(self._used(), c.budget), desc="search", disable=not self.progress)
         try:
             while True:
                 # trials left pending or running (by an interruption or a crash) go first, so a resumed
                 # run proposes from the same trials as an uninterrupted one
-                todo = self.trials(TrialState.PENDING, TrialState.RUNNING)
-                room = c.budget - self._used()
-                if not todo and room > 0:
-                    todo = self.ask(min(c.batch_size, room))
-                if not todo:
+                busy = {t.number for t in in_flight.values()}
+                todo = [t for t in self.trials(TrialState.PENDING, TrialState.RUNNING) if t.number not in busy]
+                free = executor.capacity - len(in_flight)
+                room = c.budget - self._used() - len(in_flight)
+                refill = executor.asynchronous or not in_flight  # in-process: whole batches only
+                if not todo and refill and free > 0 and room > 0:
+                    todo = self.ask(min(free, room))
+                for trial in todo[:max(free, 0)]:
+                    self.store.mark_running(trial.number)
+                    in_flight[executor.submit(self.job(trial))] = trial
+                if not in_flight:
                     break
-                for trial in todo:
-                    done = self.evaluate(trial)
-                    bar.update()
+                for handle, outcome in executor.wait(list(in_flight)):
+                    trial = in_flight.pop(handle)
+                    done = self._settle(trial, outcome)
+                    bar.update(done.state != TrialState.PENDING)
                     front = self.front()
                     bar.set_postfix(front=len(front), hv=f"{self.hypervolume():.4f}",
                                     best=f"{max((p.accuracy for p in front), default=0):.3f}")
@@ -340,9 +343,21 @@ class Search:
                         callback(done)
         finally:
             bar.close()
+            for trial in in_flight.values():  # interrupted: retried on resume
+                self.store.mark_pending(trial.number)
         if c.confirm_top:
             self.confirm(c.confirm_top)
         return self.trials(TrialState.COMPLETE)
+
+    def _settle(self, trial: Trial, outcome: TrialOutcome | BaseException) -> Trial:
+        """Records an outcome; a job that died (not a training error) is retried up to ``retries`` times."""
+        if isinstance(outcome, TrialOutcome):
+            return self.record(outcome)
+        attempts = self.store.trial(trial.number).attempts
+        if attempts <= self.config.retries:
+            self.store.mark_pending(trial.number)
+            return self.store.trial(trial.number)
+        return self.store.fail(trial.number, f"{type(outcome).__name__}: {outcome} (after {attempts} attempts)")
 
     # -- confirmation ---------------------------------------------------------------------------
     def top_trials(self, k: int) -> list[Trial]:

@@ -1,0 +1,43 @@
+"""The proposal-strategy contract: given a run's stored trials, propose new (architecture, budget) pairs."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Sequence
+
+import numpy as np
+
+from aebnas.engine.proposer import Proposal
+from aebnas.engine.store import Trial
+from aebnas.registry import Registry
+
+if TYPE_CHECKING:  # pragma: no cover
+    from aebnas.engine.search import Search
+
+
+@dataclass(frozen=True)
+class ProposalContext:
+    """What a strategy sees when asked: every stored trial split by state, the ids it must not repeat,
+    and a generator seeded by the run seed and the number of trials so far (so a resumed run proposes
+    the same as an uninterrupted one)."""
+
+    complete: Sequence[Trial]
+    pending: Sequence[Trial]
+    exclude: set[str]
+    rng: np.random.Generator
+    num_trials: int
+
+
+class Strategy(ABC):
+    """Proposes candidates. Strategies keep no state between calls: everything comes from the store,
+    so a run resumes wherever it stopped. ``source`` labels the trials a strategy proposes."""
+
+    name: str
+
+    @abstractmethod
+    def propose(self, search: "Search", n: int, context: ProposalContext) -> list[tuple[Proposal, str]]:
+        """Up to ``n`` (proposal, source label) pairs of new architectures."""
+
+
+STRATEGIES: Registry[type[Strategy]] = Registry("strategy")

@@ -1,0 +1,31 @@
+"""The default strategy: a space-filling initial design, then qLogNEHVI (or qNEHVI) proposals over a
+discrete pool, with accuracy from the run's predictor and exact MACs."""
+
+from __future__ import annotations
+
+from aebnas.engine.proposer import BOProposer, Proposal, space_filling
+from aebnas.engine.strategies._base import STRATEGIES, Strategy
+
+
+@STRATEGIES.register("bo")
+class BayesianOptimisation(Strategy):
+    name = "bo"
+
+    def propose(self, search, n, context):
+        config = search.config
+        n_init = n if len(context.complete) < 2 else max(0, min(n, config.initial_design - context.num_trials))
+        initial = space_filling(search.space, n_init, context.rng, context.exclude, search.ref_macs) if n_init else []
+        out = [(p, "init") for p in initial]
+        if n > len(initial):
+            exclude = context.exclude | {p.arch.id for p in initial}
+            pending = [Proposal(t.arch, t.budget) for t in context.pending] + initial
+            predictor, X = search.fit_predictor(context.complete, snapshot=True)
+            front_ids = {p.trial_number for p in search.front()}
+            proposer = BOProposer(
+                search.space, predictor, search.ref_accuracy, search.ref_macs, config.acquisition, config.pool_size,
+                min_accuracy=config.min_accuracy, max_macs=search.ref_macs,
+                seed=config.seed * 100003 + context.num_trials,
+            )
+            front = [t.arch for t in context.complete if t.number in front_ids]
+            out += [(p, "bo") for p in proposer.propose(n - len(initial), X, front, exclude, pending)]
+        return out
