@@ -7,13 +7,10 @@ from __future__ import annotations
 import itertools
 import os
 import statistics
-import sys
 import time
-from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
 
 from aebnas.engine.outputs import ExitOutputs
 from aebnas.engine.thresholds import _Sweeper, evaluate_thresholds, tradeoff_curve, tune

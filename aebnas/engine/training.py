@@ -129,8 +129,10 @@ def run_epochs(
                 bar.set_postfix(loss=f"{total_loss / seen:.3f}", acc=f"{correct[-1].item() / seen:.3f}")
             history.loss.append(total_loss / seen)
             history.exit_accuracy.append((correct.float() / seen).tolist())
-    except torch.OutOfMemoryError as err:
-        raise TrainingError(f"out of memory while training ({err}); lower --batch-size") from None
+    except RuntimeError as err:  # torch.OutOfMemoryError (CUDA) and the CPU allocator's failure
+        if not isinstance(err, torch.OutOfMemoryError) and "can't allocate memory" not in str(err):
+            raise
+        raise TrainingError(f"out of memory while training ({str(err).splitlines()[0]}); lower the batch size") from None
     finally:
         bar.close()
     history.seconds = time.perf_counter() - start

@@ -5,9 +5,9 @@ import torch
 from aebnas.datasets import load_dataset
 from aebnas.engine.candidate import SavedCandidate, save_candidate, train_candidate
 from aebnas.engine.fast import FrozenBackbone
-from aebnas.engine.training import TrainConfig, exit_loss
+from aebnas.engine.training import TrainConfig, exit_loss, train_joint
 from aebnas.exceptions import AebnasError, TrainingError
-from aebnas.search_space import Architecture, ExitSpec
+from aebnas.search_space import Architecture, ExitSpec, build
 from aebnas.search_space.layers import Conv
 
 ARCH = Architecture("digits_cnn", (ExitSpec(1, (Conv(stride=2),)), ExitSpec(3, ())), {"width": 8})
@@ -99,3 +99,13 @@ def test_exit_loss_weights_and_distillation():
     assert exit_loss(logits, y, TrainConfig(distill=1.0)) > plain
     with pytest.raises(AebnasError, match="exit_weights has 2 values"):
         exit_loss(logits, y, TrainConfig(exit_weights=(1.0, 1.0)))
+
+
+def test_out_of_memory_becomes_a_training_error(digits, monkeypatch):
+    def no_memory(*args, **kwargs):
+        raise RuntimeError("[enforce fail at alloc_cpu.cpp:117] DefaultCPUAllocator: can't allocate memory")
+
+    model = build(ARCH, digits.info)
+    monkeypatch.setattr(model, "forward", no_memory)
+    with pytest.raises(TrainingError, match="out of memory while training"):
+        train_joint(model, digits.train, digits.info, TrainConfig(epochs=1, device="cpu"))
