@@ -204,9 +204,11 @@ def _key_values(pairs: Sequence[str]) -> dict:
 
 @command("search")
 def cmd_search(args) -> int:
+    from aebnas.engine.executors import check_executor_options, create_executor
     from aebnas.engine.report import format_report, write_report
     from aebnas.engine.search import Search
 
+    check_executor_options(args.executor, args.workers, args.scheduler)  # before the run store is opened
     info = _dataset_info(args.dataset)
     target = parse_macs(args.target_macs) if args.target_macs else None
     search = Search(
@@ -219,14 +221,18 @@ def cmd_search(args) -> int:
         val_size=args.val_size, max_train=args.max_train, seed=args.seed, confirm_top=args.confirm_top,
         confirm_epochs=args.confirm_epochs, warm_start_predictor=args.warm_start_predictor, device=args.device,
     )
+    executor = create_executor(args.executor, search, workers=args.workers, scheduler=args.scheduler)
     done = len(search.trials())
-    print(f"search in {search.run_dir} ({done} trials stored; budget {args.budget})", file=sys.stderr)
+    where = "" if args.executor == "local" else f" on {executor.capacity} {args.executor} worker(s)"
+    print(f"search in {search.run_dir} ({done} trials stored; budget {args.budget}){where}", file=sys.stderr)
     try:
-        search.run()
+        search.run(executor=executor)
     except KeyboardInterrupt:
         print(f"\ninterrupted: every finished trial is stored in {search.run_dir}; rerun the same command to resume",
               file=sys.stderr)
         return 130
+    finally:
+        executor.close()
     report, out = write_report(search)
     print(format_report(report))
     print(f"\nreport: {out}/ (report.json, front.csv, trials.csv, front.png, hypervolume.png, predicted_vs_measured.png)")
@@ -312,6 +318,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--method", default="fine", choices=["fine", "grid"])
     p.add_argument("--scoring", default="constraint", choices=["constraint", "paper"])
 
+    from aebnas.engine.executors import EXECUTORS
     from aebnas.engine.proposer import ACQUISITIONS
     from aebnas.engine.search import SearchConfig
     from aebnas.engine.strategies import STRATEGIES
@@ -345,7 +352,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--confirm-top", type=int, default=d.confirm_top, help="candidates confirmed by joint fine-tuning")
     p.add_argument("--confirm-epochs", type=int, default=d.confirm_epochs)
     p.add_argument("--warm-start-predictor", default=None, help="predictor file fitted on another dataset")
-    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"],
+                   help="auto: CUDA if available (process and dask workers: the CPU unless set)")
+    p.add_argument("--executor", default="local", choices=EXECUTORS.names(),
+                   help="where candidates train: local (this process, whole batches), process (a pool of local "
+                        "processes), dask (a Dask cluster: --scheduler ADDRESS, or a LocalCluster of --workers)")
+    p.add_argument("--workers", type=int, default=None,
+                   help="worker processes of the process pool or the dask LocalCluster (default: the cores)")
+    p.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                   help="address of a running Dask scheduler, e.g. tcp://10.0.0.5:8786 (--executor dask)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
 
     p = sub.add_parser("report", help="front, hypervolume, confirmed candidates, plots and exports of a run")

@@ -70,7 +70,8 @@ class PathCosts:
 @lru_cache(maxsize=64)
 def _backbone_costs(name: str, key: tuple, input_shape: tuple, num_classes: int) -> tuple[tuple[int, ...], int]:
     options = dict(key)
-    parts = BACKBONES.get(name).build(options, input_shape, num_classes)
+    with torch.random.fork_rng(devices=[]):
+        parts = BACKBONES.get(name).build(options, input_shape, num_classes)
     shapes = (input_shape,) + stage_shapes(name, options, input_shape)
     stages = tuple(count_macs(stage, shape) for stage, shape in zip(parts.stages, shapes))
     return stages, count_macs(parts.head, shapes[-1])
@@ -78,12 +79,14 @@ def _backbone_costs(name: str, key: tuple, input_shape: tuple, num_classes: int)
 
 @lru_cache(maxsize=65536)
 def _layer_macs(layer: LayerSpec, channels: int, size: int) -> int:
-    return count_macs(layer.build(channels, size), (channels, size, size))
+    with torch.random.fork_rng(devices=[]):  # building initialises weights: leave the caller's RNG as it was
+        return count_macs(layer.build(channels, size), (channels, size, size))
 
 
 @lru_cache(maxsize=4096)
 def _classifier_macs(channels: int, num_classes: int) -> int:
-    return count_macs(nn.Linear(channels, num_classes), (channels,))
+    with torch.random.fork_rng(devices=[]):
+        return count_macs(nn.Linear(channels, num_classes), (channels,))
 
 
 def branch_macs(branch: Sequence[LayerSpec], shape: tuple[int, int, int], num_classes: int) -> int:

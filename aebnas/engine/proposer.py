@@ -137,6 +137,7 @@ class BOProposer:
         if not archs:
             return []
         X_pool, names = budget_features(self.space, archs, None, budgets)
+        torch.manual_seed(self.seed)  # the acquisition's Monte Carlo samples depend on the seed only
         choices = torch.as_tensor(X_pool, dtype=torch.float64)
         model = objective_model(self.predictor, budget_column(names))
         if len(baseline_X) > self.max_baseline:

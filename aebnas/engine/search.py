@@ -20,10 +20,10 @@ from aebnas.engine.executors import Executor, LocalExecutor
 from aebnas.engine.fast import FrozenBackbone, full_outputs
 from aebnas.engine.front import FrontPoint, contributions, curve_points, hypervolume, pareto_front
 from aebnas.engine.macs import count_macs, path_costs
-from aebnas.engine.outputs import CandidateOutputs
+from aebnas.engine.outputs import CandidateOutputs, ExitOutputs
 from aebnas.engine.proposer import ACQUISITIONS
 from aebnas.engine.store import STORE_FILE, RunStore, Trial, TrialState
-from aebnas.engine.strategies import STRATEGIES, ProposalContext
+from aebnas.engine.strategies import STRATEGIES, ProposalContext, paper_grid_curve
 from aebnas.engine.thresholds import TradeoffCurve, tradeoff_curve
 from aebnas.engine.training import TrainConfig, train_joint
 from aebnas.engine.worker import TrialJob, TrialOutcome, TrialRunner
@@ -257,7 +257,7 @@ class Search:
         if outputs is not None:
             if outputs.val.num_exits != trial.arch.num_exits:
                 raise AebnasError(f"outputs have {outputs.val.num_exits} exits; trial {number} has {trial.arch.num_exits}")
-            curve = tradeoff_curve(outputs.val, costs.paths, self.config.rule)
+            curve = self.tradeoff_curve(outputs.val, costs.paths)
             metrics.setdefault("exit_accuracy_val", outputs.val.exit_accuracy().tolist())
             metrics.setdefault("exit_accuracy_test", outputs.test.exit_accuracy().tolist())
         if curve is None:
@@ -268,6 +268,13 @@ class Search:
             metrics["accuracy_at_target"] = curve.accuracy_at(self.config.target_macs)
         return self.store.complete(number, costs.paths, _finite(metrics), curve.to_dict(), outputs_path,
                                    checkpoint_path, train_seconds)
+
+    def tradeoff_curve(self, outputs: ExitOutputs, costs: Sequence[float]) -> TradeoffCurve:
+        """A trained network's curve on ``outputs`` (`n x exits x classes`): fine-grained thresholds, or only
+        the paper grid {0.1, 0.2, 1}^exits for a strategy whose ``thresholds`` is "grid" (``paper``)."""
+        if getattr(STRATEGIES.get(self.config.strategy), "thresholds", "fine") == "grid":
+            return paper_grid_curve(outputs, costs, self.config.rule)
+        return tradeoff_curve(outputs, costs, self.config.rule)
 
     # -- the loop -------------------------------------------------------------------------------
     @functools.cached_property
@@ -395,7 +402,7 @@ class Search:
                               c.train_config(c.confirm_epochs, c.confirm_lr, self.progress), desc="confirm")
         outputs = full_outputs(model, self.data, c.device)
         costs = path_costs(trial.arch, self.info.input_shape, self.info.num_classes)
-        curve = tradeoff_curve(outputs.val, costs.paths, c.rule)
+        curve = self.tradeoff_curve(outputs.val, costs.paths)
         budget = c.target_macs if c.target_macs is not None else trial.budget
         budget = max(budget, curve.avg_macs[0].item())
         tuned = curve.point_at(budget)

@@ -195,7 +195,8 @@ def option_key(options: dict[str, Any]) -> tuple:
 
 @lru_cache(maxsize=256)
 def _stage_shapes(name: str, key: tuple, input_shape: tuple[int, int, int]) -> tuple[tuple[int, int, int], ...]:
-    parts = BACKBONES.get(name).build(dict(key), input_shape, num_classes=2)
+    with torch.random.fork_rng(devices=[]):  # a dry run: leave the caller's RNG as it was
+        parts = BACKBONES.get(name).build(dict(key), input_shape, num_classes=2)
     x = torch.zeros(1, *input_shape)
     shapes = []
     with torch.no_grad():

@@ -1,0 +1,148 @@
+"""NSGA-II on true evaluations (Deb et al. 2002), steady-state: the population is rebuilt from the stored
+complete trials at every ask; parents win binary tournaments on non-dominated rank and crowding distance
+(pymoo); offspring are a uniform crossover of the parents' exit lists followed by one of the space's
+mutations. The same space-filling initial design as ``bo`` starts it."""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+from pymoo.core.population import Population
+from pymoo.core.problem import Problem
+from pymoo.operators.survival.rank_and_crowding import RankAndCrowding
+
+from aebnas.engine.macs import path_costs
+from aebnas.engine.proposer import Proposal, feasible_budgets, random_proposals, space_filling
+from aebnas.engine.store import Trial
+from aebnas.engine.strategies._base import STRATEGIES, Strategy
+from aebnas.engine.thresholds import TradeoffCurve
+from aebnas.search_space import Architecture, SearchSpace
+
+
+def initial_design(search, n: int, context) -> list[Proposal]:
+    """The initial-design share of an ask of ``n``, exactly as ``bo`` makes it (the same space-filling
+    trials for the same seed), so strategies differ only after it."""
+    config = search.config
+    n_init = n if len(context.complete) < 2 else max(0, min(n, config.initial_design - context.num_trials))
+    return space_filling(search.space, n_init, context.rng, context.exclude, search.ref_macs) if n_init else []
+
+
+def exit_crossover(space: SearchSpace, a: Architecture, b: Architecture, rng: np.random.Generator) -> Architecture | None:
+    """Uniform crossover of two exit lists: each backbone position either parent has an exit at keeps
+    one (from a parent that has it) with probability 1/2; None if the child is empty or invalid."""
+    by_position: dict[int, list] = {}
+    for exit_spec in a.exits + b.exits:
+        by_position.setdefault(exit_spec.position, []).append(exit_spec)
+    exits = [options[int(rng.integers(len(options)))] for _, options in sorted(by_position.items())
+             if rng.random() < 0.5]
+    if len(exits) > space.max_exits:
+        exits = [exits[i] for i in sorted(rng.choice(len(exits), space.max_exits, replace=False))]
+    if not exits:
+        return None
+    child = Architecture(space.backbone, tuple(exits), space.backbone_options)
+    return child if space.is_valid(child) else None
+
+
+def nearest_budget(budgets: Sequence[float], target: float) -> float:
+    """The budget of ``budgets`` closest to ``target`` (ties: the cheaper)."""
+    return float(min(budgets, key=lambda b: (abs(b - target), b)))
+
+
+def rank_and_crowding(F: np.ndarray, n_survive: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """NSGA-II survival on `m x 2` objectives (minimised): indices of the ``n_survive`` survivors and
+    their non-dominated rank and crowding distance (pymoo's RankAndCrowding)."""
+    population = Population.new("F", F, "index", np.arange(len(F)))
+    survivors = RankAndCrowding().do(Problem(n_var=1, n_obj=F.shape[1]), population, n_survive=n_survive,
+                                     random_state=rng)
+    return survivors.get("index").astype(int), survivors.get("rank").astype(int), survivors.get("crowding")
+
+
+def tournament(rank: np.ndarray, crowding: np.ndarray, rng: np.random.Generator) -> int:
+    """Binary tournament: the lower rank wins, then the larger crowding distance, then a coin."""
+    i, j = rng.choice(len(rank), 2, replace=len(rank) < 2)
+    if rank[i] != rank[j]:
+        return int(i if rank[i] < rank[j] else j)
+    if crowding[i] != crowding[j]:
+        return int(i if crowding[i] > crowding[j] else j)
+    return int(i if rng.random() < 0.5 else j)
+
+
+@STRATEGIES.register("nsga2")
+class NSGA2(Strategy):
+    """Steady-state NSGA-II on trained candidates.
+
+    Individuals are (architecture, budget) pairs, the same genome and objectives as ``bo``: maximise the
+    validation accuracy at the budget, minimise the budget. A trained network's tuned trade-off curve
+    gives its exact accuracy at every budget, so each complete trial enters the population at every
+    budget of its feasible grid (``feasible_budgets``: 15/35/55/75/95% of its range, plus the cap) at
+    no training cost: NSGA-II sees the same measurements as ``bo``'s predictor, only without a model.
+    The ``population_size`` fittest pairs by rank and crowding survive (default: twice the initial
+    design, at least four times the batch); parents are drawn from them by binary tournament.
+
+    Offspring: with probability ``crossover_prob`` a uniform crossover of two parents' exit lists, then
+    one mutation of the space (more while the child repeats a trial or an earlier child). Each child is
+    proposed at the feasible budget nearest its first parent's.
+    """
+
+    name = "nsga2"
+    crossover_prob = 0.5
+    population_size: int | None = None
+    max_tries = 50
+
+    def propose(self, search, n, context):
+        initial = initial_design(search, n, context)
+        out = [(p, "init") for p in initial]
+        if n > len(initial):
+            exclude = context.exclude | {p.arch.id for p in initial}
+            pairs = population_pairs(search.space, context.complete, search.ref_macs)
+            size = self.population_size or max(2 * search.config.initial_design, 4 * n)
+            children = self.offspring(search.space, pairs, n - len(initial), exclude, search.ref_macs, size, context.rng)
+            out += [(p, "nsga2") for p in children]
+        return out
+
+    def offspring(self, space: SearchSpace, pairs: list[tuple[Architecture, float, float]], n: int, exclude: set[str],
+                  max_macs: float, population_size: int, rng: np.random.Generator) -> list[Proposal]:
+        """``n`` new children of the population ``pairs`` (architecture, budget, accuracy); random
+        samples fill in if the population is empty or mutation keeps repeating."""
+        if not pairs:
+            return random_proposals(space, n, rng, exclude, max_macs)
+        F = np.array([[-accuracy, budget / max_macs] for _, budget, accuracy in pairs])
+        index, rank, crowding = rank_and_crowding(F, population_size, rng)
+        seen, children = set(exclude), []
+        for _ in range(self.max_tries * n):
+            if len(children) == n:
+                break
+            first = pairs[index[tournament(rank, crowding, rng)]]
+            child = first[0]
+            if rng.random() < self.crossover_prob:
+                second = pairs[index[tournament(rank, crowding, rng)]]
+                child = exit_crossover(space, first[0], second[0], rng) or child
+            child = space.mutate(child, rng)
+            for _ in range(self.max_tries):
+                if child.id not in seen:
+                    break
+                child = space.mutate(child, rng)
+            budgets = feasible_budgets(path_costs(child, space.input_shape, space.num_classes), max_macs)
+            if child.id in seen or not budgets:
+                continue
+            seen.add(child.id)
+            children.append(Proposal(child, nearest_budget(budgets, first[1])))
+        if len(children) < n:
+            children += random_proposals(space, n - len(children), rng, seen, max_macs)
+        return children
+
+
+def population_pairs(space: SearchSpace, complete: Sequence[Trial], max_macs: float) -> list[tuple[Architecture, float, float]]:
+    """(architecture, budget, validation accuracy) for every complete trial at every feasible budget its
+    curve reaches (accuracy from the trial's stored curve, budgets from ``feasible_budgets``)."""
+    pairs = []
+    for trial in complete:
+        if not trial.curve:
+            continue
+        curve = TradeoffCurve.from_dict(trial.curve)
+        for budget in feasible_budgets(path_costs(trial.arch, space.input_shape, space.num_classes), max_macs):
+            accuracy = curve.accuracy_at(budget)
+            if np.isfinite(accuracy):
+                pairs.append((trial.arch, float(budget), float(accuracy)))
+    return pairs

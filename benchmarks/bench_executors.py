@@ -1,0 +1,129 @@
+"""Benchmark of distributed evaluation: wall time of the same fixed list of trials (random architectures of
+the extended space, fast mode on a Fashion-MNIST subset) trained in-process (``local``), on a Dask
+LocalCluster of 1 and of 2 workers and on a 2-process pool, on this machine. Each run is a real
+``Search.run`` over trials stored as pending, so it includes what a search pays: starting the workers,
+sending them the data and backbone weights, each worker's stage features, and storing every result.
+
+Run (under the shared lock, on a machine others use):
+    flock /tmp/aebnas-bench.lock .venv/bin/python benchmarks/bench_executors.py                 # ~5 minutes
+    flock /tmp/aebnas-bench.lock .venv/bin/python benchmarks/bench_executors.py --dataset digits  # ~1 minute
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import shlex
+import shutil
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
+
+import torch
+
+from aebnas.datasets import load_dataset
+from aebnas.engine.executors import create_executor
+from aebnas.engine.search import Search
+from aebnas.engine.store import TrialState
+from aebnas.engine.worker import available_cores
+
+RESULTS = Path(__file__).resolve().parent / "results" / "executors"
+
+
+def print_environment(args: argparse.Namespace) -> None:
+    import dask  # noqa: PLC0415
+
+    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
+    print("command:", shlex.join([sys.executable, *sys.argv]))
+    print(f"arguments: {vars(args)}")
+    print(f"python {platform.python_version()}, torch {torch.__version__}, dask {dask.__version__}, "
+          f"{torch.get_num_threads()} torch threads in the driver, {os.cpu_count()} cores "
+          f"({platform.processor() or platform.machine()}), load average {load}")
+    print(time.strftime("started %Y-%m-%d %H:%M:%S %Z"), flush=True)
+
+
+def settings(args: argparse.Namespace) -> dict:
+    common = dict(dataset=args.dataset, space="extended", mode="fast", budget=args.trials, epochs=args.epochs,
+                  backbone_epochs=args.backbone_epochs, train_batch_size=128, confirm_top=0, device="cpu", seed=0)
+    if args.dataset == "digits":
+        return common
+    return {**common, "backbone": "resnet", "backbone_options": {"depth": 1}, "max_train": args.max_train,
+            "val_size": args.val_size}
+
+
+def run_one(spec: str, data, config: dict, archs, backbones: Path) -> dict:
+    """Trains ``archs`` as the pending trials of a fresh run with executor ``spec`` (``local`` or NAME:WORKERS)."""
+    name, _, workers = spec.partition(":")
+    run_dir = RESULTS / spec.replace(":", "-")
+    shutil.rmtree(run_dir, ignore_errors=True)
+    shutil.copytree(backbones, run_dir / "backbones")  # the backbone is trained once, before any timing
+    search = Search(run_dir, data=data, **config)
+    for arch in archs:
+        search.store.add_trial(arch, "bench", config["seed"])
+    start = time.perf_counter()
+    executor = create_executor(name, search, workers=int(workers) if workers else None)
+    started = time.perf_counter()
+    try:
+        search.run(executor=executor)
+    finally:
+        executor.close()
+    end = time.perf_counter()
+    trials = search.trials(TrialState.COMPLETE)
+    assert len(trials) == len(archs), f"{spec}: {len(trials)} of {len(archs)} trials complete"
+    n = int(workers or 1)
+    threads = torch.get_num_threads() if name == "local" else max(1, available_cores() // n)
+    return {"spec": spec, "workers": n, "threads": threads, "start": started - start, "total": end - start,
+            "train": sum(t.train_seconds for t in trials) / len(trials),
+            "accuracy": {t.arch_id: t.metrics["exit_accuracy_test"] for t in trials}}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--dataset", default="fashion_mnist", choices=["fashion_mnist", "digits"])
+    parser.add_argument("--trials", type=int, default=12)
+    parser.add_argument("--epochs", type=int, default=2)
+    parser.add_argument("--backbone-epochs", type=int, default=2)
+    parser.add_argument("--max-train", type=int, default=10000)
+    parser.add_argument("--val-size", type=int, default=2000)
+    parser.add_argument("--executors", nargs="+", default=["local", "dask:1", "dask:2", "process:2"])
+    args = parser.parse_args()
+    print_environment(args)
+
+    config = settings(args)
+    data = load_dataset(args.dataset, val_size=config.get("val_size"), seed=0, max_train=config.get("max_train"))
+    print(f"{args.dataset}: {len(data.train)} train / {len(data.val)} val / {len(data.test)} test images; "
+          f"{args.trials} trials, {args.epochs} epochs each (fast mode)", flush=True)
+    base = RESULTS / "backbone"
+    shutil.rmtree(base, ignore_errors=True)
+    search = Search(base, data=data, **config)
+    search.backbone  # noqa: B018  (trains and caches it)
+    archs = search.space.sample_many(args.trials, 1)
+    search.store.close()
+
+    rows = []
+    for spec in args.executors:
+        row = run_one(spec, data, config, archs, base / "backbones")
+        rows.append(row)
+        print(f"  {spec:10s} total {row['total']:6.1f} s (workers started in {row['start']:4.1f} s), "
+              f"{row['train']:5.2f} s of training per trial", flush=True)
+
+    reference = next((r for r in rows if r["spec"] == "dask:1"), rows[0])
+    print(f"\n| executor | workers | torch threads per worker | wall time (s) | of which starting workers (s) "
+          f"| training per trial (s) | speedup vs {reference['spec']} | identical results to |")
+    print("|---|---:|---:|---:|---:|---:|---:|---|")
+    for row in rows:
+        same = [r["spec"] for r in rows if r is not row and r["accuracy"] == row["accuracy"]]
+        print(f"| {row['spec'].split(':')[0]} | {row['workers']} | {row['threads']} | {row['total']:.1f} "
+              f"| {row['start']:.1f} | {row['train']:.2f} | {reference['total'] / row['total']:.2f}x "
+              f"| {', '.join(same) or '-'} |")
+    diff = max(abs(a - b) for r in rows for k, acc in r["accuracy"].items()
+               for a, b in zip(acc, rows[0]["accuracy"][k]))
+    print(f"\nlargest difference of a per-exit test accuracy between executors: {diff:.4f}")
+    print(time.strftime("finished %Y-%m-%d %H:%M:%S %Z"))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,264 @@
+"""Benchmark of the accuracy predictors acc(architecture, average-MACs budget) on trained candidate pools
+(built by benchmarks/make_pool.py: random candidates of the ``extended`` space, fast mode, a 3-stage
+ResNet with exits possible after stages 1 and 2).
+
+Prints:
+
+1. learning curves: 10 / 20 / 30 trained architectures (nested subsets), the rest of the pool held out,
+   several repeats; fixed-budget Kendall tau (the headline: among held-out architectures at one absolute
+   budget of a shared grid, averaged over the budgets), tau over all held-out rows (inflated by the
+   budget effect), RMSE and calibration (share of truths inside mean +- 2 std), for the XGBoost
+   ensemble, the GP, the MLP and a naive baseline (one plain XGBRegressor on a naive encoding);
+2. warm-start reuse digits -> Fashion-MNIST and back: fixed-budget tau on the target vs the number of
+   target architectures, with and without stacking on a predictor fitted on the whole source pool;
+3. prediction time of the XGBoost ensemble for 10,000 rows (and of building those rows).
+
+Run (heavy: take the shared lock):
+    flock /tmp/aebnas-bench.lock python benchmarks/make_pool.py      # once; it locks per chunk itself
+    flock /tmp/aebnas-bench.lock python benchmarks/bench_predictors.py --sections curves --datasets fashion_mnist
+    flock /tmp/aebnas-bench.lock python benchmarks/bench_predictors.py --sections curves --datasets digits
+    flock /tmp/aebnas-bench.lock python benchmarks/bench_predictors.py --sections reuse speed
+Missing pools are built first (without taking the lock: run the benchmark itself under flock)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+import warnings
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # run from a checkout without installing
+sys.path.insert(0, str(ROOT / "benchmarks"))
+warnings.filterwarnings("ignore")
+
+import xgboost  # noqa: E402
+
+from aebnas.engine.search import Search  # noqa: E402
+from aebnas.engine.store import TrialState  # noqa: E402
+from aebnas.engine.thresholds import TradeoffCurve  # noqa: E402
+from aebnas.predictors import (GaussianProcess, MLPPredictor, XGBoostEnsemble, budget_features,  # noqa: E402
+                               curve_rows, learning_curve, ranking_metrics, warm_start)
+from make_pool import SIZE, ensure_pool, pool_dir  # noqa: E402
+
+SIZES = (10, 20, 30)
+REUSE_SIZES = (5, 10, 20)
+DATASETS = ("fashion_mnist", "digits")
+
+
+# -- the pools ------------------------------------------------------------------------------------------
+
+
+class Pool:
+    """The complete trials of one pool, as training rows (relative grid, what the search fits on) and
+    evaluation rows (a shared absolute grid: the rows the fixed-budget tau compares)."""
+
+    def __init__(self, dataset: str) -> None:
+        run_dir = pool_dir(dataset)
+        if not (run_dir / "store.sqlite").is_file() or _count(run_dir) < SIZE:
+            print(f"[bench] building the {dataset} pool in {run_dir}", file=sys.stderr)
+            ensure_pool(dataset, SIZE, lock=False)
+        self.dataset = dataset
+        self.search = Search.open(run_dir)
+        self.space = self.search.space
+        self.trials = self.search.trials(TrialState.COMPLETE)
+        self.archs = [t.arch for t in self.trials]
+        self.curves = [TradeoffCurve.from_dict(t.curve) for t in self.trials]
+        self.train = self.search.training_rows(self.trials)
+        self.eval = self.search.training_rows(self.trials, grid="shared")
+
+    def rows(self, which: str, encoding: str):
+        """(X, y, groups, budgets) of the ``train`` or ``eval`` rows in the ``full`` or ``naive`` encoding."""
+        rows = self.train if which == "train" else self.eval
+        X = rows.X if encoding == "full" else naive_encoding(self.space, [self.archs[g] for g in rows.groups],
+                                                             rows.budgets)
+        return X, rows.y, rows.groups, rows.budgets
+
+
+def _count(run_dir: Path) -> int:
+    from aebnas.engine.store import RunStore
+
+    store = RunStore.open(run_dir)
+    try:
+        return len(store.trials(TrialState.COMPLETE))
+    finally:
+        store.close()
+
+
+# -- the naive baseline ---------------------------------------------------------------------------------
+
+
+def naive_encoding(space, archs, budgets) -> np.ndarray:
+    """The starting point's encoding: per exit position, on/off and branch depth, and per layer slot its
+    type (an integer code), kernel, width and resize (0 when absent); then log10 of the budget. No MACs,
+    no path costs."""
+    types = {t: i + 1 for i, t in enumerate(space.layer_types)}
+    rows = []
+    for arch, budget in zip(archs, budgets):
+        by_position = {e.position: e for e in arch.exits}
+        row = []
+        for p in space.positions:
+            exit_spec = by_position.get(p)
+            branch = exit_spec.branch if exit_spec else ()
+            row += [float(exit_spec is not None), float(len(branch))]
+            for j in range(space.max_depth):
+                layer = branch[j] if j < len(branch) else None
+                row += [float(types[layer.type]) if layer else 0.0, float(getattr(layer, "kernel", 0) or 0),
+                        float(getattr(layer, "width", 0) or 0), float(getattr(layer, "resize", 0) or 0)]
+        rows.append(row + [np.log10(budget)])
+    return np.asarray(rows, dtype=np.float64)
+
+
+class NaiveXGB:
+    """One plain ``xgboost.XGBRegressor`` (library defaults); std 0. Duck-types the Predictor contract
+    that :func:`learning_curve` uses (fit / predict)."""
+
+    def fit(self, X, y, groups=None):
+        self.model = xgboost.XGBRegressor(random_state=0, n_jobs=2).fit(X, y)
+        return self
+
+    def predict(self, X):
+        mean = self.model.predict(np.asarray(X, dtype=np.float32)).astype(np.float64)
+        return mean, np.zeros_like(mean)
+
+
+# predictor name -> (encoding, factory)
+MODELS: dict[str, tuple[str, Callable]] = {
+    "naive": ("naive", NaiveXGB),
+    "xgboost": ("full", lambda: XGBoostEnsemble(seed=0)),
+    "gp": ("full", lambda: GaussianProcess(seed=0)),
+    "mlp": ("full", lambda: MLPPredictor(seed=0)),
+    # ablations: the same model on the other encoding
+    "xgb1-full": ("full", NaiveXGB),
+    "xgboost-naive": ("naive", lambda: XGBoostEnsemble(seed=0)),
+}
+
+
+# -- 1. learning curves ---------------------------------------------------------------------------------
+
+
+def section_curves(pool: Pool, models: list[str], repeats: int, seed: int) -> None:
+    n = len(pool.archs)
+    print(f"\n## Learning curves: {pool.dataset}, {n} architectures, {len(pool.train)} training rows "
+          f"(relative grid), {len(pool.eval)} evaluation rows (shared grid of 8 budgets); held out: the "
+          f"{n - max(SIZES)} not in the largest training set; {repeats} repeats (seed {seed})")
+    print(f"{'predictor':>14} {'trained':>7} {'tau@budget':>10} {'(std)':>6} {'tau_all':>7} {'rmse':>6} "
+          f"{'calib':>6} {'fit+pred s':>10}")
+    for name in models:
+        encoding, factory = MODELS[name]
+        start = time.perf_counter()
+        per_repeat = [learning_curve(factory, *pool.rows("train", encoding), sizes=SIZES, repeats=1,
+                                     seed=seed * 1000 + r, eval_rows=pool.rows("eval", encoding))
+                      for r in range(repeats)]
+        seconds = (time.perf_counter() - start) / (repeats * len(SIZES))
+        for k, size in enumerate(SIZES):
+            taus = np.array([run[k]["tau_at_budget"] for run in per_repeat])
+            mean = {key: float(np.nanmean([run[k][key] for run in per_repeat])) for key in per_repeat[0][k]}
+            print(f"{name:>14} {size:>7} {mean['tau_at_budget']:>10.3f} {np.nanstd(taus):>6.3f} "
+                  f"{mean['tau_all']:>7.3f} {mean['rmse']:>6.4f} {mean['calibration']:>6.2f} {seconds:>10.2f}",
+                  flush=True)
+
+
+# -- 2. warm-start reuse ---------------------------------------------------------------------------------
+
+
+def section_reuse(pools: dict[str, Pool], repeats: int, seed: int) -> None:
+    print(f"\n## Warm-start reuse (XGBoost ensemble; source fitted on the whole source pool; target: "
+          f"n trained architectures, the rest held out; {repeats} repeats, seed {seed})")
+    print(f"{'source -> target':>28} {'trained':>7} {'cold tau@b':>10} {'warm tau@b':>10} {'cold rmse':>9} "
+          f"{'warm rmse':>9}")
+    for source_name, target_name in (("digits", "fashion_mnist"), ("fashion_mnist", "digits")):
+        source_pool, target = pools[source_name], pools[target_name]
+        source = XGBoostEnsemble(seed=0).fit(source_pool.train.X, source_pool.train.y, source_pool.train.groups)
+        train, evaluation = target.rows("train", "full"), target.rows("eval", "full")
+        zero_shot = source.predict(evaluation[0])
+        held = ranking_metrics(evaluation[1], *zero_shot, evaluation[2], evaluation[3])
+        cold = [learning_curve(lambda: XGBoostEnsemble(seed=0), *train, sizes=REUSE_SIZES, repeats=1,
+                               seed=seed * 1000 + r, eval_rows=evaluation) for r in range(repeats)]
+        warm = [learning_curve(lambda: warm_start(source, XGBoostEnsemble(seed=0)), *train, sizes=REUSE_SIZES,
+                               repeats=1, seed=seed * 1000 + r, eval_rows=evaluation) for r in range(repeats)]
+        label = f"{source_name} -> {target_name}"
+        print(f"{label:>28} {0:>7} {'':>10} {held['tau_at_budget']:>10.3f} {'':>9} {held['rmse']:>9.4f}"
+              f"   (source model alone, all {len(target.archs)} target architectures)")
+        for k, size in enumerate(REUSE_SIZES):
+            c = {key: float(np.nanmean([run[k][key] for run in cold])) for key in ("tau_at_budget", "rmse")}
+            w = {key: float(np.nanmean([run[k][key] for run in warm])) for key in ("tau_at_budget", "rmse")}
+            print(f"{label:>28} {size:>7} {c['tau_at_budget']:>10.3f} {w['tau_at_budget']:>10.3f} "
+                  f"{c['rmse']:>9.4f} {w['rmse']:>9.4f}", flush=True)
+
+
+# -- 3. prediction speed -------------------------------------------------------------------------------
+
+
+def section_speed(pool: Pool, repeats: int = 7) -> None:
+    rng = np.random.default_rng(0)
+    archs = pool.space.sample_many(2000, rng)
+    budget_rel = rng.random(len(archs) * 5)
+    rows_archs = [a for a in archs for _ in range(5)][:10_000]
+    start = time.perf_counter()
+    from aebnas.engine.macs import path_costs
+
+    costs = [path_costs(a, pool.space.input_shape, pool.space.num_classes) for a in archs]
+    cost_rows = [c for c in costs for _ in range(5)][:10_000]
+    budgets = [min(c.paths) + t * (c.paths[-1] - min(c.paths)) for c, t in zip(cost_rows, budget_rel)]
+    X, _ = budget_features(pool.space, rows_archs, cost_rows, budgets)
+    build_seconds = time.perf_counter() - start
+    fitted = {
+        "xgboost": XGBoostEnsemble(seed=0),
+        "gp": GaussianProcess(seed=0),
+        "mlp": MLPPredictor(seed=0),
+    }
+    fit_rows = np.isin(pool.train.groups, np.arange(30))
+    print(f"\n## Prediction speed: {len(X):,} rows x {X.shape[1]} features ({pool.dataset} space; models fitted "
+          f"on 30 architectures = {int(fit_rows.sum())} rows; median of {repeats}; {os.cpu_count()} CPU cores)")
+    print(f"building the rows ({len(archs):,} architectures x 5 budgets; exact path costs + features): "
+          f"{build_seconds:.2f} s")
+    for name, predictor in fitted.items():
+        start = time.perf_counter()
+        predictor.fit(pool.train.X[fit_rows], pool.train.y[fit_rows], pool.train.groups[fit_rows])
+        fit_seconds = time.perf_counter() - start
+        predictor.predict(X[:100])  # warm-up
+        times = []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            predictor.predict(X)
+            times.append(time.perf_counter() - start)
+        print(f"{name:>8}: predict {statistics.median(times):.3f} s (min {min(times):.3f}); fit {fit_seconds:.1f} s",
+              flush=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sections", nargs="+", default=["curves", "reuse", "speed"],
+                        choices=["curves", "reuse", "speed"])
+    parser.add_argument("--datasets", nargs="+", default=list(DATASETS), choices=list(DATASETS),
+                        help="pools of the learning curves")
+    parser.add_argument("--models", nargs="+", default=["naive", "xgboost", "gp", "mlp"], choices=list(MODELS))
+    parser.add_argument("--repeats", type=int, default=10)
+    parser.add_argument("--seed", type=int, default=0, help="seed of the learning-curve shuffles")
+    args = parser.parse_args()
+    need = set(args.datasets) if "curves" in args.sections else set()
+    if "reuse" in args.sections:
+        need |= set(DATASETS)
+    if "speed" in args.sections:
+        need.add("fashion_mnist")
+    pools = {d: Pool(d) for d in DATASETS if d in need}
+    print(f"machine: {os.cpu_count()} CPU cores; xgboost {xgboost.__version__}; pools: "
+          + ", ".join(f"{d} {len(p.archs)} archs" for d, p in pools.items()))
+    if "curves" in args.sections:
+        for dataset in args.datasets:
+            section_curves(pools[dataset], args.models, args.repeats, args.seed)
+    if "reuse" in args.sections:
+        section_reuse(pools, args.repeats, args.seed)
+    if "speed" in args.sections:
+        section_speed(pools["fashion_mnist"])
+
+
+if __name__ == "__main__":
+    main()
