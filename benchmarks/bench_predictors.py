@@ -44,7 +44,7 @@ from aebnas.engine.search import Search  # noqa: E402
 from aebnas.engine.store import TrialState  # noqa: E402
 from aebnas.engine.thresholds import TradeoffCurve  # noqa: E402
 from aebnas.predictors import (GaussianProcess, MLPPredictor, XGBoostEnsemble, budget_features,  # noqa: E402
-                               curve_rows, learning_curve, ranking_metrics, warm_start)
+                               learning_curve, ranking_metrics, warm_start)
 from make_pool import SIZE, ensure_pool, pool_dir  # noqa: E402
 
 SIZES = (10, 20, 30)

@@ -109,32 +109,6 @@ class DaskExecutor(Executor):
                                   "`dask scheduler` and workers with `dask worker ADDRESS`") from None
         else:
             self.client = scheduler
-    def __init__(self, runner: TrialRunner | None = None, scheduler: Any = None, workers: int | None = None,
-                 function: Callable[..., TrialOutcome] = run_job) -> None:
-        distributed = _distributed()
-        if scheduler is not None and workers is not None:
-            raise AebnasError("give the dask executor either a scheduler (an existing cluster) or a number of "
-                              "workers (a LocalCluster on this machine), not both")
-        if workers is not None and workers < 1:
-            raise AebnasError(f"the dask executor needs >= 1 worker; got {workers}")
-        self.runner, self.function = runner, function
-        self._cluster = None
-        self._own_client = not isinstance(scheduler, distributed.Client)
-        self._threads: int | None = None
-        if scheduler is None:
-            self._threads = max(1, available_cores() // (workers or available_cores()))
-            self._cluster = distributed.LocalCluster(
-                n_workers=workers or available_cores(), threads_per_worker=1, processes=True,
-                dashboard_address=None, scheduler_kwargs={"allowed_failures": 0})
-            self.client = distributed.Client(self._cluster, set_as_default=False)
-        elif self._own_client:
-            try:
-                self.client = distributed.Client(scheduler, set_as_default=False, timeout="30s")
-            except OSError as err:
-                raise AebnasError(f"cannot reach the Dask scheduler at {scheduler}: {err}; start one with "
-                                  "`dask scheduler` and workers with `dask worker ADDRESS`") from None
-        else:
-            self.client = scheduler
         self._plugin: str | None = None
         self._tasks: dict[int, _Task] = {}
         self._handles = itertools.count()
