@@ -12,10 +12,12 @@ Run (under the shared lock, on a machine others use):
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
 import shlex
 import shutil
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -29,6 +31,7 @@ from aebnas.engine.executors import create_executor
 from aebnas.engine.search import Search
 from aebnas.engine.store import TrialState
 from aebnas.engine.worker import available_cores
+from aebnas.search_space import Architecture
 
 RESULTS = Path(__file__).resolve().parent / "results" / "executors"
 
@@ -54,12 +57,16 @@ def settings(args: argparse.Namespace) -> dict:
             "val_size": args.val_size}
 
 
-def run_one(spec: str, data, config: dict, archs, backbones: Path) -> dict:
-    """Trains ``archs`` as the pending trials of a fresh run with executor ``spec`` (``local`` or NAME:WORKERS)."""
+def run_one(spec: str, args: argparse.Namespace) -> dict:
+    """Trains the benchmark's architectures as the pending trials of a fresh run with executor ``spec``
+    (``local`` or NAME:WORKERS); the backbone is already trained and cached (not timed)."""
     name, _, workers = spec.partition(":")
+    config = settings(args)
+    data = load_dataset(args.dataset, val_size=config.get("val_size"), seed=0, max_train=config.get("max_train"))
+    archs = [Architecture.from_json(line) for line in (RESULTS / "archs.jsonl").read_text().splitlines()]
     run_dir = RESULTS / spec.replace(":", "-")
     shutil.rmtree(run_dir, ignore_errors=True)
-    shutil.copytree(backbones, run_dir / "backbones")  # the backbone is trained once, before any timing
+    shutil.copytree(RESULTS / "backbone" / "backbones", run_dir / "backbones")
     search = Search(run_dir, data=data, **config)
     for arch in archs:
         search.store.add_trial(arch, "bench", config["seed"])
@@ -88,27 +95,36 @@ def main() -> None:
     parser.add_argument("--backbone-epochs", type=int, default=2)
     parser.add_argument("--max-train", type=int, default=10000)
     parser.add_argument("--val-size", type=int, default=2000)
-    parser.add_argument("--executors", nargs="+", default=["local", "dask:1", "dask:2", "process:2"])
+    parser.add_argument("--executors", nargs="+", default=["local", "process:2", "dask:1", "dask:2"])
+    parser.add_argument("--one", default=None, help=argparse.SUPPRESS)  # internal: time one executor, print JSON
     args = parser.parse_args()
+    if args.one:
+        print("RESULT " + json.dumps(run_one(args.one, args)), flush=True)
+        return
     print_environment(args)
 
     config = settings(args)
     data = load_dataset(args.dataset, val_size=config.get("val_size"), seed=0, max_train=config.get("max_train"))
     print(f"{args.dataset}: {len(data.train)} train / {len(data.val)} val / {len(data.test)} test images; "
           f"{args.trials} trials, {args.epochs} epochs each (fast mode)", flush=True)
-    base = RESULTS / "backbone"
-    shutil.rmtree(base, ignore_errors=True)
-    search = Search(base, data=data, **config)
-    search.backbone  # noqa: B018  (trains and caches it)
-    archs = search.space.sample_many(args.trials, 1)
+    shutil.rmtree(RESULTS, ignore_errors=True)
+    search = Search(RESULTS / "backbone", data=data, **config)
+    search.backbone  # noqa: B018  (trains and caches it once, before any timing)
+    (RESULTS / "archs.jsonl").write_text("\n".join(a.to_json() for a in search.space.sample_many(args.trials, 1)))
     search.store.close()
+    del search, data
 
     rows = []
-    for spec in args.executors:
-        row = run_one(spec, data, config, archs, base / "backbones")
+    for spec in args.executors:  # each in a fresh process: no state (threads, environment) carries over
+        child = subprocess.run([sys.executable, __file__, *sys.argv[1:], "--one", spec], capture_output=True,
+                               text=True)
+        lines = [line for line in child.stdout.splitlines() if line.startswith("RESULT ")]
+        if child.returncode or not lines:
+            sys.exit(f"{spec} failed:\n{child.stderr[-3000:]}")
+        row = json.loads(lines[-1][len("RESULT "):])
         rows.append(row)
         print(f"  {spec:10s} total {row['total']:6.1f} s (workers started in {row['start']:4.1f} s), "
-              f"{row['train']:5.2f} s of training per trial", flush=True)
+              f"{row['train']:5.2f} s of training per trial; load average {os.getloadavg()[0]:.2f}", flush=True)
 
     reference = next((r for r in rows if r["spec"] == "dask:1"), rows[0])
     print(f"\n| executor | workers | torch threads per worker | wall time (s) | of which starting workers (s) "

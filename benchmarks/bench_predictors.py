@@ -11,7 +11,9 @@ Prints:
    ensemble, the GP, the MLP and a naive baseline (one plain XGBRegressor on a naive encoding);
 2. warm-start reuse digits -> Fashion-MNIST and back: fixed-budget tau on the target vs the number of
    target architectures, with and without stacking on a predictor fitted on the whole source pool;
-3. prediction time of the XGBoost ensemble for 10,000 rows (and of building those rows).
+3. what limits the ranking: per budget, tau and the spread of the held-out truths; and tau with the true
+   per-exit accuracies as extra features (an oracle upper bound for per-exit composition);
+4. prediction time of the XGBoost ensemble for 10,000 rows (and of building those rows).
 
 Run (heavy: take the shared lock):
     flock /tmp/aebnas-bench.lock python benchmarks/make_pool.py      # once; it locks per chunk itself
@@ -44,7 +46,7 @@ from aebnas.engine.search import Search  # noqa: E402
 from aebnas.engine.store import TrialState  # noqa: E402
 from aebnas.engine.thresholds import TradeoffCurve  # noqa: E402
 from aebnas.predictors import (GaussianProcess, MLPPredictor, XGBoostEnsemble, budget_features,  # noqa: E402
-                               learning_curve, ranking_metrics, warm_start)
+                               curve_rows, learning_curve, ranking_metrics, warm_start)
 from make_pool import SIZE, ensure_pool, pool_dir  # noqa: E402
 
 SIZES = (10, 20, 30)
@@ -59,7 +61,7 @@ class Pool:
     """The complete trials of one pool, as training rows (relative grid, what the search fits on) and
     evaluation rows (a shared absolute grid: the rows the fixed-budget tau compares)."""
 
-    def __init__(self, dataset: str) -> None:
+    def __init__(self, dataset: str, eval_grid: str = "searched") -> None:
         run_dir = pool_dir(dataset)
         if not (run_dir / "store.sqlite").is_file() or _count(run_dir) < SIZE:
             print(f"[bench] building the {dataset} pool in {run_dir}", file=sys.stderr)
@@ -71,7 +73,10 @@ class Pool:
         self.archs = [t.arch for t in self.trials]
         self.curves = [TradeoffCurve.from_dict(t.curve) for t in self.trials]
         self.train = self.search.training_rows(self.trials)
-        self.eval = self.search.training_rows(self.trials, grid="shared")
+        if eval_grid == "searched":  # budgets up to the backbone's MACs: what the search asks about
+            self.eval = self.search.training_rows(self.trials, grid="shared")
+        else:  # up to the costliest final path of the pool (2x the backbone): mostly ties above the backbone
+            self.eval = curve_rows(self.space, self.archs, None, self.curves, grid="shared")
 
     def rows(self, which: str, encoding: str):
         """(X, y, groups, budgets) of the ``train`` or ``eval`` rows in the ``full`` or ``naive`` encoding."""
@@ -193,7 +198,50 @@ def section_reuse(pools: dict[str, Pool], repeats: int, seed: int) -> None:
                   f"{c['rmse']:>9.4f} {w['rmse']:>9.4f}", flush=True)
 
 
-# -- 3. prediction speed -------------------------------------------------------------------------------
+# -- 3. what limits the ranking -------------------------------------------------------------------------
+
+
+def exit_accuracy_features(pool: Pool, groups: np.ndarray) -> np.ndarray:
+    """`n x positions` validation accuracy of each row's architecture's exit at each position (0: none):
+    measured after training, so an oracle no predictor has for an untrained candidate."""
+    positions = list(pool.space.positions)
+    table = np.zeros((len(pool.archs), len(positions)))
+    for g, (arch, trial) in enumerate(zip(pool.archs, pool.trials)):
+        for exit_spec, accuracy in zip(arch.exits, trial.metrics["exit_accuracy_val"]):
+            table[g, positions.index(exit_spec.position)] = accuracy
+    return table[groups]
+
+
+def section_diagnose(pool: Pool, repeats: int, seed: int, size: int = 30) -> None:
+    """Per budget: tau of the XGBoost ensemble at ``size`` trained architectures and the spread of the
+    held-out truths; then the same learning curve with the true per-exit accuracies added as features."""
+    X, y, groups, budgets = pool.rows("train", "full")
+    Xe, ye, ge, be = pool.rows("eval", "full")
+    per_budget: dict[float, list[tuple[float, float, float]]] = {}
+    for r in range(repeats):
+        order = np.random.default_rng(seed * 1000 + r).permutation(len(pool.archs))
+        fit, held = np.isin(groups, order[:size]), ~np.isin(ge, order[:size])
+        mean, _ = XGBoostEnsemble(seed=0).fit(X[fit], y[fit], groups[fit]).predict(Xe[held])
+        for b in np.unique(be[held]):
+            at = be[held] == b
+            if at.sum() >= 3:
+                tau = ranking_metrics(ye[held][at], mean[at], np.zeros(at.sum()), ge[held][at], be[held][at])
+                per_budget.setdefault(b, []).append((tau["tau_at_budget"], ye[held][at].std(), np.ptp(ye[held][at])))
+    print(f"\n## What limits the ranking: {pool.dataset}, XGBoost ensemble at {size} architectures, {repeats} splits")
+    print(f"{'budget MMACs':>12} {'tau':>6} {'truth std (points)':>18} {'truth range (points)':>20}")
+    for b, values in sorted(per_budget.items()):
+        v = np.array(values)
+        print(f"{b / 1e6:>12.2f} {np.nanmean(v[:, 0]):>6.3f} {100 * v[:, 1].mean():>18.2f} {100 * v[:, 2].mean():>20.1f}")
+    oracle = [learning_curve(lambda: XGBoostEnsemble(seed=0), np.hstack([X, exit_accuracy_features(pool, groups)]),
+                             y, groups, budgets, sizes=SIZES, repeats=1, seed=seed * 1000 + r,
+                             eval_rows=(np.hstack([Xe, exit_accuracy_features(pool, ge)]), ye, ge, be))
+              for r in range(repeats)]
+    print("with the true per-exit validation accuracies as extra features (oracle), tau@budget at "
+          + ", ".join(f"{n}: {np.nanmean([run[k]['tau_at_budget'] for run in oracle]):.3f}" for k, n in enumerate(SIZES)),
+          flush=True)
+
+
+# -- 4. prediction speed -------------------------------------------------------------------------------
 
 
 def section_speed(pool: Pool, repeats: int = 7) -> None:
@@ -235,27 +283,33 @@ def section_speed(pool: Pool, repeats: int = 7) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sections", nargs="+", default=["curves", "reuse", "speed"],
-                        choices=["curves", "reuse", "speed"])
+    parser.add_argument("--sections", nargs="+", default=["curves", "reuse", "diagnose", "speed"],
+                        choices=["curves", "reuse", "diagnose", "speed"])
     parser.add_argument("--datasets", nargs="+", default=list(DATASETS), choices=list(DATASETS),
                         help="pools of the learning curves")
     parser.add_argument("--models", nargs="+", default=["naive", "xgboost", "gp", "mlp"], choices=list(MODELS))
     parser.add_argument("--repeats", type=int, default=10)
     parser.add_argument("--seed", type=int, default=0, help="seed of the learning-curve shuffles")
+    parser.add_argument("--eval-grid", choices=["searched", "full"], default="searched",
+                        help="budgets of the fixed-budget tau: up to the backbone's MACs (the range the search "
+                             "asks about) or up to the pool's costliest final path")
     args = parser.parse_args()
-    need = set(args.datasets) if "curves" in args.sections else set()
+    need = set(args.datasets) if {"curves", "diagnose"} & set(args.sections) else set()
     if "reuse" in args.sections:
         need |= set(DATASETS)
     if "speed" in args.sections:
         need.add("fashion_mnist")
-    pools = {d: Pool(d) for d in DATASETS if d in need}
-    print(f"machine: {os.cpu_count()} CPU cores; xgboost {xgboost.__version__}; pools: "
+    pools = {d: Pool(d, args.eval_grid) for d in DATASETS if d in need}
+    print(f"machine: {os.cpu_count()} CPU cores; xgboost {xgboost.__version__}; evaluation grid: {args.eval_grid}; pools: "
           + ", ".join(f"{d} {len(p.archs)} archs" for d, p in pools.items()))
     if "curves" in args.sections:
         for dataset in args.datasets:
             section_curves(pools[dataset], args.models, args.repeats, args.seed)
     if "reuse" in args.sections:
         section_reuse(pools, args.repeats, args.seed)
+    if "diagnose" in args.sections:
+        for dataset in args.datasets:
+            section_diagnose(pools[dataset], args.repeats, args.seed)
     if "speed" in args.sections:
         section_speed(pools["fashion_mnist"])
 

@@ -305,7 +305,7 @@ def main() -> None:
     group.add_argument("--bc-depth", type=int, default=1, help="resnet blocks per stage")
     group.add_argument("--n-archs", type=int, default=3)
     group.add_argument("--arch-seed", type=int, default=0)
-    group.add_argument("--budgets", default="40,55,70,85,100", help="average-MACs budgets, %% of the backbone's MACs")
+    group.add_argument("--budgets", default="45,55,70,85,100", help="average-MACs budgets, %% of the backbone's MACs")
     group.add_argument("--distill", type=float, default=1.0, help="distillation weight compared with 0")
     group.add_argument("--distill-seeds", type=lambda s: [int(x) for x in s.split(",")], default=[0, 1],
                        help="training seeds of the distillation comparison (comma-separated)")

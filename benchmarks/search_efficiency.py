@@ -64,7 +64,7 @@ DATASETS: dict[str, dict[str, Any]] = {
                           backbone="resnet", backbone_options={"depth": 1}, confirm_epochs=2,
                           target_fraction=0.8),
 }
-COMMON = dict(mode="fast", batch_size=4, n_init=8, space="extended", device="cpu")
+COMMON = dict(mode="fast", batch_size=4, n_init=8, space="extended")
 
 
 @dataclass(frozen=True)
@@ -85,7 +85,7 @@ class TimeUp(Exception):
 
 
 def settings_for(args, dataset: str, seed: int) -> dict[str, Any]:
-    settings = {**COMMON, **DATASETS[dataset], "dataset": dataset, "seed": seed}
+    settings = {**COMMON, **DATASETS[dataset], "dataset": dataset, "seed": seed, "device": args.device}
     fraction = settings.pop("target_fraction") if args.target_fraction is None else args.target_fraction
     settings.pop("target_fraction", None)
     if args.max_train is not None:
@@ -309,7 +309,8 @@ def summarise_run(run_dir: Path, checkpoints: list[int], budget: int) -> dict[st
     out: dict[str, Any] = {"trials": len(complete), "budget": budget, "trace": trace, "target_macs": target,
                            "hv": {b: trace[min(b, len(trace)) - 1] for b in checkpoints if trace}}
     if getattr(STRATEGIES.get(search.config.strategy), "thresholds", "fine") == "grid":
-        fine = [_hv(fine_curve_points(search, complete[:b]), search) for b in range(1, len(complete) + 1)]
+        per_trial = [fine_curve_points(search, [trial]) for trial in complete]
+        fine = [_hv(list(itertools.chain.from_iterable(per_trial[:b])), search) for b in range(1, len(complete) + 1)]
         out["fine_trace"] = fine
         out["fine_hv"] = {b: fine[min(b, len(fine)) - 1] for b in checkpoints if fine}
     confirmed = search.store.confirmed()
@@ -503,6 +504,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="target avg MACs / backbone MACs (default: the dataset preset's)")
     parser.add_argument("--confirm-top", type=int, default=3)
     parser.add_argument("--max-train", type=int, default=None, help="override the dataset preset's max_train")
+    parser.add_argument("--device", default="cpu", help="cpu, cuda or auto (all runs of a root should use one)")
     parser.add_argument("--max-minutes", type=float, default=8.0, help="run: start no work after this long")
     parser.add_argument("--root", default=str(ROOT / "runs" / "bench-search-efficiency"))
     parser.add_argument("--plot", default=None, help="report: write the HV-vs-candidates plot here")

@@ -216,10 +216,13 @@ class Search:
         return trials
 
     def training_rows(self, complete: Sequence[Trial] | None = None, grid: str = "relative"):
-        """Predictor rows (``CurveRows``) from complete trials' validation curves."""
+        """Predictor rows (``CurveRows``) from complete trials' validation curves: ``grid="relative"`` for
+        fitting, ``"shared"`` for fixed-budget metrics (budgets up to the reference MACs, the range the
+        search asks the predictor about)."""
         complete = self.trials(TrialState.COMPLETE) if complete is None else complete
         curves = [TradeoffCurve.from_dict(t.curve) for t in complete]
-        return curve_rows(self.space, [t.arch for t in complete], None, curves, grid=grid)
+        return curve_rows(self.space, [t.arch for t in complete], None, curves, grid=grid,
+                          max_budget=self.ref_macs if isinstance(grid, str) and grid == "shared" else None)
 
     def fit_predictor(self, complete: Sequence[Trial] | None = None, kind: str | None = None,
                       warm_start_from: Predictor | None = None, snapshot: bool = False) -> tuple[Predictor, np.ndarray]:

@@ -112,13 +112,20 @@ def budget_features(
     return X, feature_names(space)
 
 
-def shared_budget_grid(costs: Sequence[PathCosts], num_budgets: int = 8) -> np.ndarray:
+def shared_budget_grid(costs: Sequence[PathCosts], num_budgets: int = 8, max_budget: float | None = None) -> np.ndarray:
     """`num_budgets` absolute budgets evenly spaced from the cheapest path of any network to the most
-    expensive final exit: a grid on which every network is compared at the same budgets."""
+    expensive final exit, or to ``max_budget`` if lower (a search never asks about budgets above its
+    reference MACs: the target, or the backbone alone): a grid on which every network is compared at
+    the same budgets."""
     if num_budgets < 2:
         raise AebnasError(f"num_budgets must be >= 2, got {num_budgets}")
     low = min(min(c.paths) for c in costs)
     high = max(c.paths[-1] for c in costs)
+    if max_budget is not None:
+        if max_budget <= low:
+            raise AebnasError(f"max_budget {max_budget:,.0f} MACs is not above the cheapest path of these "
+                              f"networks ({low:,.0f} MACs); allowed: a budget above it")
+        high = min(high, max_budget)
     return np.linspace(low, high, num_budgets)
 
 
@@ -154,6 +161,7 @@ def curve_rows(
     curves: Sequence,
     num_budgets: int = 8,
     grid: str | Sequence[float] | np.ndarray = "relative",
+    max_budget: float | None = None,
 ) -> CurveRows:
     """Rows ``(architecture, budget) -> accuracy`` from each trained candidate's trade-off curve.
 
@@ -163,7 +171,8 @@ def curve_rows(
     shared absolute grid would give a network whose first exit sits late one or two rows (or none)
     and over-weight networks with wide ranges. The absolute position of each row is in the features.
 
-    ``grid="shared"`` (:func:`shared_budget_grid` of these networks) or an explicit `b` array of
+    ``grid="shared"`` (:func:`shared_budget_grid` of these networks, up to ``max_budget`` if given) or
+    an explicit `b` array of
     absolute budgets: rows at the same budgets for every network, each keeping the budgets at or above
     its cheapest curve point (above its final path the accuracy stays at the full network's). Rows that
     share a budget give the fixed-budget ranking metrics of :mod:`aebnas.predictors.metrics`.
@@ -181,7 +190,7 @@ def curve_rows(
     if isinstance(grid, str) and num_budgets < 2:
         raise AebnasError(f"num_budgets must be >= 2, got {num_budgets}")
     costs = _costs_for(space, archs, costs)
-    shared = shared_budget_grid(costs, num_budgets) if isinstance(grid, str) and grid == "shared" else None
+    shared = shared_budget_grid(costs, num_budgets, max_budget) if isinstance(grid, str) and grid == "shared" else None
     if not isinstance(grid, str):
         shared = np.asarray(grid, dtype=np.float64).reshape(-1)
     row_archs, row_costs, budgets, accuracy, groups = [], [], [], [], []

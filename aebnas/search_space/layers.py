@@ -116,19 +116,25 @@ class PaperModule(LayerSpec):
         return nn.Sequential(*layers)
 
 
-@_register
 @dataclass(frozen=True)
-class Conv(LayerSpec):
-    """Plain conv k x k (stride 1 or 2) + BN + ReLU."""
+class _StridedConv(LayerSpec):
+    """Options and output shape shared by the convolution layers: kernel, width multiplier, stride."""
 
-    type: ClassVar[str] = "conv"
-    choices: ClassVar[dict[str, tuple]] = {"kernel": KERNELS, "width": WIDTHS, "stride": (1, 2)}
     kernel: int = 3
     width: float = 1.0
     stride: int = 1
 
     def output_shape(self, channels: int, size: int) -> tuple[int, int]:
         return _scaled(channels, self.width), _strided(size, self.stride)
+
+
+@_register
+@dataclass(frozen=True)
+class Conv(_StridedConv):
+    """Plain conv k x k (stride 1 or 2) + BN + ReLU."""
+
+    type: ClassVar[str] = "conv"
+    choices: ClassVar[dict[str, tuple]] = {"kernel": KERNELS, "width": WIDTHS, "stride": (1, 2)}
 
     def build(self, channels: int, size: int) -> nn.Module:
         return _conv_bn_relu(channels, _scaled(channels, self.width), self.kernel, self.stride)
@@ -136,17 +142,11 @@ class Conv(LayerSpec):
 
 @_register
 @dataclass(frozen=True)
-class DepthwiseSeparable(LayerSpec):
+class DepthwiseSeparable(_StridedConv):
     """Depthwise k x k conv (stride 1 or 2) + BN + ReLU, then pointwise 1x1 conv + BN + ReLU."""
 
     type: ClassVar[str] = "dwsep"
     choices: ClassVar[dict[str, tuple]] = {"kernel": (3, 5, 7), "width": WIDTHS, "stride": (1, 2)}
-    kernel: int = 3
-    width: float = 1.0
-    stride: int = 1
-
-    def output_shape(self, channels: int, size: int) -> tuple[int, int]:
-        return _scaled(channels, self.width), _strided(size, self.stride)
 
     def build(self, channels: int, size: int) -> nn.Module:
         return nn.Sequential(

@@ -64,6 +64,13 @@ def test_macs_objective_equals_the_exact_budget(finished):
     assert torch.allclose(-macs.flatten().double(), torch.tensor(budgets, dtype=torch.float64), rtol=1e-9)
 
 
+def test_fixed_budget_rows_stay_within_the_searched_range(finished):
+    shared = finished.training_rows(grid="shared")
+    assert shared.budgets.max() == pytest.approx(finished.ref_macs)  # the search never asks above it
+    relative = finished.training_rows()
+    assert len(np.unique(relative.groups)) == SMALL["budget"]
+
+
 def test_bo_proposals_are_new_distinct_and_within_the_cap(finished):
     predictor, X = finished.fit_predictor()
     trained = {t.arch_id for t in finished.trials()}

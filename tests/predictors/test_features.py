@@ -130,6 +130,19 @@ def test_curve_rows_shared_grid(space, archs):
     np.testing.assert_array_equal(rows.groups, np.arange(len(archs)))
 
 
+def test_shared_grid_capped_at_max_budget(space, archs):
+    costs = [path_costs(a, space.input_shape, space.num_classes) for a in archs]
+    curves = [make_curve(c.paths, 0.3, 0.8) for c in costs]
+    low = min(min(c.paths) for c in costs)
+    cap = low + 0.5 * (max(c.paths[-1] for c in costs) - low)
+    grid = shared_budget_grid(costs, 5, max_budget=cap)
+    np.testing.assert_allclose(grid, np.linspace(low, cap, 5))
+    rows = curve_rows(space, archs, costs, curves, num_budgets=5, grid="shared", max_budget=cap)
+    assert rows.budgets.max() == pytest.approx(cap)
+    with pytest.raises(AebnasError, match="not above the cheapest path"):
+        shared_budget_grid(costs, 5, max_budget=low)
+
+
 def test_curve_rows_drop_budgets_below_the_curve(space, archs):
     costs = [path_costs(a, space.input_shape, space.num_classes) for a in archs[:2]]
     # a curve starting above the cheapest path: the lowest budgets have no accuracy

@@ -26,6 +26,10 @@ def _distributed():
     return distributed
 
 
+#: Dask's nanny starts workers with MALLOC_TRIM_THRESHOLD_=65536, which fixes glibc's mmap threshold: every
+#: activation tensor is then mmapped and page-faulted afresh, which slowed CPU training in a worker about 2x
+#: (docs/benchmarks.md). Our LocalCluster's workers keep glibc's default (None unsets it).
+NO_MALLOC_TRIM = {"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None}
 #: event topic under which a worker notes that it started a trial's task
 STARTED = "aebnas-trial-started"
 #: times a task lost with a dead worker before it started is resubmitted without counting as an attempt
@@ -97,9 +101,12 @@ class DaskExecutor(Executor):
         self._threads: int | None = None
         if scheduler is None:
             self._threads = max(1, available_cores() // (workers or available_cores()))
-            self._cluster = distributed.LocalCluster(
-                n_workers=workers or available_cores(), threads_per_worker=1, processes=True,
-                dashboard_address=None, scheduler_kwargs={"allowed_failures": 0})
+            import dask  # noqa: PLC0415  (installed with distributed)
+
+            with dask.config.set(NO_MALLOC_TRIM):
+                self._cluster = distributed.LocalCluster(
+                    n_workers=workers or available_cores(), threads_per_worker=1, processes=True,
+                    dashboard_address=None, scheduler_kwargs={"allowed_failures": 0})
             self.client = distributed.Client(self._cluster, set_as_default=False)
         elif self._own_client:
             try:
