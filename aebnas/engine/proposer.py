@@ -1,4 +1,4 @@
-"""Proposals: space-filling initial designs, and qLogNEHVI Bayesian optimisation over a discrete pool
+"""Proposals: random feasible samples, and qLogNEHVI Bayesian optimisation over a discrete pool
 of (architecture, budget) pairs with predicted accuracy and exact MACs as the objectives."""
 
 from __future__ import annotations
@@ -59,24 +59,6 @@ def random_proposals(space: SearchSpace, n: int, rng: np.random.Generator, exclu
             if len(proposals) == n:
                 break
     return proposals
-
-
-def space_filling(space: SearchSpace, n: int, rng: np.random.Generator, exclude: set[str], max_macs: float | None,
-                  oversample: int = 20) -> list[Proposal]:
-    """``n`` proposals chosen greedily by max-min distance in the (standardised) encoding among
-    ``oversample * n`` random ones."""
-    pool = random_proposals(space, oversample * n, rng, exclude, max_macs)
-    if not pool:
-        return []
-    features = space.encode([p.arch for p in pool])
-    features = (features - features.mean(0)) / (features.std(0) + 1e-9)
-    chosen = [int(rng.integers(len(pool)))]
-    distance = np.linalg.norm(features - features[chosen[0]], axis=1)
-    while len(chosen) < min(n, len(pool)):
-        nxt = int(np.argmax(distance))
-        chosen.append(nxt)
-        distance = np.minimum(distance, np.linalg.norm(features - features[nxt], axis=1))
-    return [pool[i] for i in chosen]
 
 
 def _costs(space: SearchSpace, arch: Architecture) -> PathCosts:

@@ -1,10 +1,10 @@
-"""The default strategy: a space-filling initial design, then qLogNEHVI (or qNEHVI) proposals over a
+"""The default strategy: a random initial design, then qLogNEHVI (or qNEHVI) proposals over a
 discrete pool, with accuracy from the run's predictor and exact MACs."""
 
 from __future__ import annotations
 
-from aebnas.engine.proposer import BOProposer, Proposal, space_filling
-from aebnas.engine.strategies._base import STRATEGIES, Strategy
+from aebnas.engine.proposer import BOProposer, Proposal
+from aebnas.engine.strategies._base import STRATEGIES, Strategy, initial_design
 
 
 @STRATEGIES.register("bo")
@@ -13,8 +13,7 @@ class BayesianOptimisation(Strategy):
 
     def propose(self, search, n, context):
         config = search.config
-        n_init = n if len(context.complete) < 2 else max(0, min(n, config.initial_design - context.num_trials))
-        initial = space_filling(search.space, n_init, context.rng, context.exclude, search.ref_macs) if n_init else []
+        initial = initial_design(search, n, context)
         out = [(p, "init") for p in initial]
         if n > len(initial):
             exclude = context.exclude | {p.arch.id for p in initial}

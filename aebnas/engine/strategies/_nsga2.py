@@ -1,7 +1,7 @@
 """NSGA-II on true evaluations (Deb et al. 2002), steady-state: the population is rebuilt from the stored
 complete trials at every ask; parents win binary tournaments on non-dominated rank and crowding distance
 (pymoo); offspring are a uniform crossover of the parents' exit lists followed by one of the space's
-mutations. The same space-filling initial design as ``bo`` starts it."""
+mutations. The same initial design as ``bo`` starts it."""
 
 from __future__ import annotations
 
@@ -13,19 +13,11 @@ from pymoo.core.problem import Problem
 from pymoo.operators.survival.rank_and_crowding import RankAndCrowding
 
 from aebnas.engine.macs import path_costs
-from aebnas.engine.proposer import Proposal, feasible_budgets, random_proposals, space_filling
+from aebnas.engine.proposer import Proposal, feasible_budgets, random_proposals
 from aebnas.engine.store import Trial
-from aebnas.engine.strategies._base import STRATEGIES, Strategy
+from aebnas.engine.strategies._base import STRATEGIES, Strategy, initial_design
 from aebnas.engine.thresholds import TradeoffCurve
 from aebnas.search_space import Architecture, SearchSpace
-
-
-def initial_design(search, n: int, context) -> list[Proposal]:
-    """The initial-design share of an ask of ``n``, exactly as ``bo`` makes it (the same space-filling
-    trials for the same seed), so strategies differ only after it."""
-    config = search.config
-    n_init = n if len(context.complete) < 2 else max(0, min(n, config.initial_design - context.num_trials))
-    return space_filling(search.space, n_init, context.rng, context.exclude, search.ref_macs) if n_init else []
 
 
 def exit_crossover(space: SearchSpace, a: Architecture, b: Architecture, rng: np.random.Generator) -> Architecture | None:

@@ -21,9 +21,8 @@ from pymoo.optimize import minimize
 from aebnas.engine.macs import path_costs
 from aebnas.engine.outputs import ExitOutputs
 from aebnas.engine.proposer import Proposal, feasible_budgets, random_proposals
-from aebnas.engine.strategies._base import STRATEGIES, Strategy
-from aebnas.engine.strategies._nsga2 import (exit_crossover, initial_design, nearest_budget, population_pairs,
-                                             rank_and_crowding)
+from aebnas.engine.strategies._base import STRATEGIES, Strategy, initial_design
+from aebnas.engine.strategies._nsga2 import exit_crossover, nearest_budget, population_pairs, rank_and_crowding
 from aebnas.engine.thresholds import Costs, TradeoffCurve, evaluate_thresholds, paper_grid
 from aebnas.predictors import Predictor, budget_features
 from aebnas.search_space import Architecture, SearchSpace
