@@ -172,10 +172,10 @@ def curve_rows(
     and over-weight networks with wide ranges. The absolute position of each row is in the features.
 
     ``grid="shared"`` (:func:`shared_budget_grid` of these networks, up to ``max_budget`` if given) or
-    an explicit `b` array of
-    absolute budgets: rows at the same budgets for every network, each keeping the budgets at or above
-    its cheapest curve point (above its final path the accuracy stays at the full network's). Rows that
-    share a budget give the fixed-budget ranking metrics of :mod:`aebnas.predictors.metrics`.
+    an explicit `b` array of absolute budgets: rows at the same budgets for every network, each keeping
+    the budgets at or above its cheapest curve point (above its final path the accuracy stays at the
+    full network's). Rows that share a budget give the fixed-budget ranking metrics of
+    :mod:`aebnas.predictors.metrics`.
 
     Rows where the curve gives no accuracy (a budget below its cheapest point) are dropped.
 

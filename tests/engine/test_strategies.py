@@ -71,6 +71,16 @@ def _check_trials(search: Search, strategy: str) -> list:
     return complete
 
 
+def test_every_strategy_starts_from_random_searchs_own_first_candidates(digits, tmp_path):
+    first = {}
+    for strategy in STRATEGIES.names():
+        search = Search(tmp_path / strategy, data=digits, strategy=strategy, **TINY)
+        first[strategy] = [(t.arch_id, t.budget) for t in search.ask(TINY["n_init"])]
+        search.store.close()
+    assert len(set(map(tuple, first.values()))) == 1  # common random numbers: strategies differ only after
+    assert len({arch for arch, _ in first["random"]}) == TINY["n_init"]
+
+
 @pytest.mark.parametrize("strategy", STRATEGIES.names())
 def test_api_search_and_an_interrupted_run_resumes_the_same(strategy, digits, backbones, tmp_path):
     full = Search(_with_backbone(tmp_path / "full", backbones), data=digits, strategy=strategy, **{**TINY, "confirm_top": 1, "confirm_epochs": 1})
