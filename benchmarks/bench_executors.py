@@ -14,8 +14,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
-import shlex
 import shutil
 import subprocess
 import sys
@@ -23,6 +21,8 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
+
+from _environment import print_environment  # noqa: E402  (benchmarks/, the script's folder)
 
 import torch
 
@@ -34,18 +34,6 @@ from aebnas.engine.worker import available_cores
 from aebnas.search_space import Architecture
 
 RESULTS = Path(__file__).resolve().parent / "results" / "executors"
-
-
-def print_environment(args: argparse.Namespace) -> None:
-    import dask  # noqa: PLC0415
-
-    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
-    print("command:", shlex.join([sys.executable, *sys.argv]))
-    print(f"arguments: {vars(args)}")
-    print(f"python {platform.python_version()}, torch {torch.__version__}, dask {dask.__version__}, "
-          f"{torch.get_num_threads()} torch threads in the driver, {os.cpu_count()} cores "
-          f"({platform.processor() or platform.machine()}), load average {load}")
-    print(time.strftime("started %Y-%m-%d %H:%M:%S %Z"), flush=True)
 
 
 def settings(args: argparse.Namespace) -> dict:
@@ -101,7 +89,9 @@ def main() -> None:
     if args.one:
         print("RESULT " + json.dumps(run_one(args.one, args)), flush=True)
         return
-    print_environment(args)
+    import dask  # noqa: PLC0415
+
+    print_environment(args, f"dask {dask.__version__}")
 
     config = settings(args)
     data = load_dataset(args.dataset, val_size=config.get("val_size"), seed=0, max_train=config.get("max_train"))

@@ -12,8 +12,6 @@ from __future__ import annotations
 import argparse
 import math
 import os
-import platform
-import shlex
 import sys
 import time
 from pathlib import Path
@@ -21,6 +19,8 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
+
+from _environment import print_environment  # noqa: E402  (benchmarks/, the script's folder)
 
 from aebnas.datasets import load_dataset
 from aebnas.engine.candidate import CandidateResult, train_candidate
@@ -33,15 +33,6 @@ from aebnas.search_space import Architecture, ExitSpec, SearchSpace
 from aebnas.search_space.layers import Conv, PaperModule
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def print_environment(args: argparse.Namespace) -> None:
-    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
-    print("command:", shlex.join([sys.executable, *sys.argv]))
-    print(f"arguments: {vars(args)}")
-    print(f"python {platform.python_version()}, torch {torch.__version__}, {torch.get_num_threads()} threads, "
-          f"{os.cpu_count()} cores ({platform.processor() or platform.machine()}), load average {load}")
-    print(time.strftime("started %Y-%m-%d %H:%M:%S %Z"), flush=True)
 
 
 def describe(arch: Architecture) -> str:

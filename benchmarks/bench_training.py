@@ -16,9 +16,7 @@ import dataclasses
 import io
 import math
 import os
-import platform
 import pstats
-import shlex
 import statistics
 import sys
 import time
@@ -29,6 +27,8 @@ import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
 
+from _environment import print_environment  # noqa: E402  (benchmarks/, the script's folder)
+
 from aebnas.datasets import DatasetSplits, Split, load_dataset
 from aebnas.engine.candidate import CandidateResult, train_candidate
 from aebnas.engine.fast import FrozenBackbone
@@ -36,16 +36,6 @@ from aebnas.engine.training import TrainConfig, train_joint
 from aebnas.exceptions import UnreachableTargetError
 from aebnas.search_space import Architecture, ExitSpec, SearchSpace, build
 from aebnas.search_space.layers import PaperModule
-
-
-def print_environment(args: argparse.Namespace) -> None:
-    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
-    print("command:", shlex.join([sys.executable, *sys.argv]))
-    print(f"arguments: {vars(args)}")
-    print(f"python {platform.python_version()}, torch {torch.__version__}, {torch.get_num_threads()} threads, "
-          f"{os.cpu_count()} cores ({platform.processor() or platform.machine()}), load average {load}, "
-          f"mkldnn {torch.backends.mkldnn.is_available()}")
-    print(time.strftime("started %Y-%m-%d %H:%M:%S %Z"), flush=True)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -314,7 +304,7 @@ def main() -> None:
         torch.set_num_threads(args.threads)
     if args.seed not in args.distill_seeds:
         args.distill_seeds = [args.seed, *args.distill_seeds]
-    print_environment(args)
+    print_environment(args, f"mkldnn {torch.backends.mkldnn.is_available()}")
     start = time.perf_counter()
     if "a" in args.parts:
         part_a(args)

@@ -27,9 +27,6 @@ import copy
 import itertools
 import json
 import math
-import os
-import platform
-import shlex
 import shutil
 import sys
 import time
@@ -38,9 +35,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
+
+from _environment import print_environment  # noqa: E402  (benchmarks/, the script's folder)
 
 from aebnas.datasets import load_dataset
 from aebnas.engine.front import FrontPoint, hypervolume, pareto_front
@@ -496,14 +494,6 @@ def cmd_report(args) -> int:
     if args.plot:
         plot(summaries, Path(args.plot), args)
     return 0
-
-
-def print_environment(args: argparse.Namespace) -> None:
-    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
-    print("command:", shlex.join([sys.executable, *sys.argv]))
-    print(f"python {platform.python_version()}, torch {torch.__version__}, {torch.get_num_threads()} threads, "
-          f"{os.cpu_count()} cores ({platform.processor() or platform.machine()}), load average {load}")
-    print(time.strftime("started %Y-%m-%d %H:%M:%S %Z"), flush=True)
 
 
 def main(argv: list[str] | None = None) -> int:
