@@ -43,6 +43,24 @@ class Strategy(ABC):
 STRATEGIES: Registry[type[Strategy]] = Registry("strategy")
 
 
+class InitialDesignStrategy(Strategy):
+    """A strategy that starts from :func:`initial_design` (its trials labelled ``init``) and proposes the
+    rest of each ask with :meth:`propose_more` (labelled with the strategy's name)."""
+
+    def propose(self, search: "Search", n: int, context: ProposalContext) -> list[tuple[Proposal, str]]:
+        initial = initial_design(search, n, context)
+        out = [(p, "init") for p in initial]
+        if n > len(initial):
+            exclude = context.exclude | {p.arch.id for p in initial}
+            out += [(p, self.name) for p in self.propose_more(search, n - len(initial), context, exclude, initial)]
+        return out
+
+    @abstractmethod
+    def propose_more(self, search: "Search", n: int, context: ProposalContext, exclude: set[str],
+                     initial: list[Proposal]) -> list[Proposal]:
+        """Up to ``n`` new proposals after this ask's ``initial`` ones (never an id in ``exclude``)."""
+
+
 def initial_design(search: "Search", n: int, context: ProposalContext) -> list[Proposal]:
     """The initial-design share of an ask of ``n`` (until ``initial_design`` trials exist, or while
     fewer than 2 are complete): uniform random feasible samples, the same as the ``random`` strategy's

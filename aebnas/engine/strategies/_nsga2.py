@@ -15,7 +15,7 @@ from pymoo.operators.survival.rank_and_crowding import RankAndCrowding
 from aebnas.engine.macs import path_costs
 from aebnas.engine.proposer import Proposal, feasible_budgets, random_proposals
 from aebnas.engine.store import Trial
-from aebnas.engine.strategies._base import STRATEGIES, Strategy, initial_design
+from aebnas.engine.strategies._base import STRATEGIES, InitialDesignStrategy
 from aebnas.engine.thresholds import TradeoffCurve
 from aebnas.search_space import Architecture, SearchSpace
 
@@ -61,7 +61,7 @@ def tournament(rank: np.ndarray, crowding: np.ndarray, rng: np.random.Generator)
 
 
 @STRATEGIES.register("nsga2")
-class NSGA2(Strategy):
+class NSGA2(InitialDesignStrategy):
     """Steady-state NSGA-II on trained candidates.
 
     Individuals are (architecture, budget) pairs, the same genome and objectives as ``bo``: maximise the
@@ -82,16 +82,10 @@ class NSGA2(Strategy):
     population_size: int | None = None
     max_tries = 50
 
-    def propose(self, search, n, context):
-        initial = initial_design(search, n, context)
-        out = [(p, "init") for p in initial]
-        if n > len(initial):
-            exclude = context.exclude | {p.arch.id for p in initial}
-            pairs = population_pairs(search.space, context.complete, search.ref_macs)
-            size = self.population_size or max(2 * search.config.initial_design, 4 * n)
-            children = self.offspring(search.space, pairs, n - len(initial), exclude, search.ref_macs, size, context.rng)
-            out += [(p, "nsga2") for p in children]
-        return out
+    def propose_more(self, search, n, context, exclude, initial):
+        pairs = population_pairs(search.space, context.complete, search.ref_macs)
+        size = self.population_size or max(2 * search.config.initial_design, 4 * (n + len(initial)))
+        return self.offspring(search.space, pairs, n, exclude, search.ref_macs, size, context.rng)
 
     def offspring(self, space: SearchSpace, pairs: list[tuple[Architecture, float, float]], n: int, exclude: set[str],
                   max_macs: float, population_size: int, rng: np.random.Generator) -> list[Proposal]:

@@ -21,7 +21,7 @@ from pymoo.optimize import minimize
 from aebnas.engine.macs import path_costs
 from aebnas.engine.outputs import ExitOutputs
 from aebnas.engine.proposer import Proposal, feasible_budgets, random_proposals
-from aebnas.engine.strategies._base import STRATEGIES, Strategy, initial_design
+from aebnas.engine.strategies._base import STRATEGIES, InitialDesignStrategy
 from aebnas.engine.strategies._nsga2 import exit_crossover, nearest_budget, population_pairs, rank_and_crowding
 from aebnas.engine.thresholds import Costs, TradeoffCurve, evaluate_thresholds, paper_grid
 from aebnas.predictors import Predictor, budget_features
@@ -152,7 +152,7 @@ class _SameIndividual(DuplicateElimination):
 
 
 @STRATEGIES.register("paper")
-class PaperMethod(Strategy):
+class PaperMethod(InitialDesignStrategy):
     """The AEBNAS paper's search as a baseline.
 
     After the initial design (the same as ``bo``'s), each ask fits the MLP predictor (``mlp``, a small
@@ -173,17 +173,10 @@ class PaperMethod(Strategy):
     population_size = 64
     generations = 40
 
-    def propose(self, search, n, context):
-        initial = initial_design(search, n, context)
-        out = [(p, "init") for p in initial]
-        if n > len(initial):
-            exclude = context.exclude | {p.arch.id for p in initial}
-            predictor, _ = search.fit_predictor(context.complete, kind=self.predictor, snapshot=True)
-            seed = search.config.seed * 100003 + context.num_trials
-            proposals = self.surrogate_search(search.space, predictor, context.complete, n - len(initial), exclude,
-                                              search.ref_macs, seed)
-            out += [(p, "paper") for p in proposals]
-        return out
+    def propose_more(self, search, n, context, exclude, initial):
+        predictor, _ = search.fit_predictor(context.complete, kind=self.predictor, snapshot=True)
+        seed = search.config.seed * 100003 + context.num_trials
+        return self.surrogate_search(search.space, predictor, context.complete, n, exclude, search.ref_macs, seed)
 
     def surrogate_search(self, space: SearchSpace, predictor: Predictor, complete, n: int, exclude: set[str],
                          max_macs: float, seed: int) -> list[Proposal]:
