@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Callable, Generic, Iterator, TypeVar
 
-from aebnas.exceptions import UnknownNameError
+from aebnas.exceptions import AebnasError, UnknownNameError
 
 T = TypeVar("T")
 
@@ -21,7 +21,7 @@ class Registry(Generic[T]):
 
         def decorator(obj: T) -> T:
             if name in self._entries:
-                raise ValueError(f"{self.kind} {name!r} is already registered")
+                raise AebnasError(f"{self.kind} {name!r} is already registered")
             self._entries[name] = obj
             return obj
 

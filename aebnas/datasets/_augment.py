@@ -6,6 +6,7 @@ import torch
 from torch import Tensor
 
 from aebnas.datasets._base import DatasetInfo
+from aebnas.exceptions import AebnasError
 
 
 def augment_batch(x: Tensor, info: DatasetInfo, generator: torch.Generator) -> Tensor:
@@ -27,10 +28,10 @@ def augment_batch(x: Tensor, info: DatasetInfo, generator: torch.Generator) -> T
         ``n x C x H x W`` augmented batch; ``x`` itself when both augmentations are off.
     """
     if x.dim() != 4:
-        raise ValueError(f"augment_batch needs an n x C x H x W batch; got shape {tuple(x.shape)}")
+        raise AebnasError(f"augment_batch needs an n x C x H x W batch; got shape {tuple(x.shape)}")
     p = int(info.crop_padding)
     if p < 0:
-        raise ValueError(f"crop_padding must be >= 0; got {p}")
+        raise AebnasError(f"crop_padding must be >= 0; got {p}")
     if p == 0 and not info.horizontal_flip:
         return x
     n, c, h, w = x.shape

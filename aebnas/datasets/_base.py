@@ -5,12 +5,14 @@ from __future__ import annotations
 import abc
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from torch import Tensor
 
-from aebnas.exceptions import DatasetNotFoundError
+from aebnas.exceptions import AebnasError, DatasetNotFoundError
+
+if TYPE_CHECKING:  # pragma: no cover  (torch is imported where splits are made: listing datasets needs none)
+    from torch import Tensor
 
 
 @dataclass(frozen=True)
@@ -65,7 +67,7 @@ class Split:
 
     def __post_init__(self) -> None:
         if self.x.dim() != 4 or self.y.dim() != 1 or self.x.shape[0] != self.y.shape[0]:
-            raise ValueError(
+            raise AebnasError(
                 f"Split needs x of shape n x C x H x W and y of shape n; got {tuple(self.x.shape)} "
                 f"and {tuple(self.y.shape)}"
             )

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 
 from aebnas.datasets._base import DatasetSource, DatasetSplits, RawData, Split
 from aebnas.datasets._registry import DATASETS
 from aebnas.exceptions import AebnasError, DatasetNotFoundError
+
+if TYPE_CHECKING:  # pragma: no cover
+    import torch
 
 #: environment variable overriding the default data directory
 DATA_DIR_ENV = "AEBNAS_DATA_DIR"
@@ -108,8 +111,10 @@ def _check_raw(source: DatasetSource, raw: RawData) -> None:
             )
 
 
-def _to_float(a: np.ndarray) -> torch.Tensor:
+def _to_float(a: np.ndarray) -> "torch.Tensor":
     """A float32 tensor of ``a`` (any real dtype; read-only arrays are fine)."""
+    import torch  # noqa: PLC0415  (imported where tensors are made: `aebnas datasets` needs no torch)
+
     if not a.flags.writeable or not a.flags.c_contiguous:
         a = np.array(a, order="C")  # small next to the float32 result; torch wants writable memory
     return torch.from_numpy(a).float()
@@ -146,6 +151,8 @@ def load_dataset(
         DatasetNotFoundError: files missing and ``download`` is False (or the download failed).
         AebnasError: ``val_size`` / ``max_train`` invalid, or the files hold unexpected content.
     """
+    import torch  # noqa: PLC0415
+
     source = DATASETS.get(name)
     _check_size("val_size", val_size)
     _check_size("max_train", max_train)

@@ -1,4 +1,4 @@
-"""Accuracy predictors acc(architecture, budget): the Predictor contract and registry, XGBoost ensemble,
+"""Accuracy predictors acc(architecture, MACs budget): the Predictor contract and registry, XGBoost ensemble,
 Gaussian process, MLP baseline, warm start across datasets, feature rows, metrics, BoTorch adapters."""
 
 from aebnas.predictors._base import (
@@ -13,41 +13,49 @@ from aebnas.predictors._gp import GaussianProcess
 from aebnas.predictors._mlp import MLPPredictor
 from aebnas.predictors._warm import WarmStartPredictor, warm_start
 from aebnas.predictors._xgboost import XGBoostEnsemble
-from aebnas.predictors.botorch_models import accuracy_model, macs_model, objective_model
+from aebnas.predictors.botorch_models import macs_model, objective_model
 from aebnas.predictors.features import (
-    BUDGET_COLUMN,
+    MACS_BUDGET_COLUMN,
+    Curve,
     CurveRows,
-    budget_column,
-    budget_features,
     curve_rows,
     feature_names,
-    shared_budget_grid,
+    macs_budget_column,
+    macs_budget_features,
+    shared_macs_grid,
 )
 from aebnas.predictors.metrics import cross_validate, learning_curve, ranking_metrics
 
+
+def list_predictors() -> list[str]:
+    """Names of the registered predictor kinds."""
+    return PREDICTORS.names()
+
+
 __all__ = [
-    "BUDGET_COLUMN",
+    "MACS_BUDGET_COLUMN",
     "PREDICTORS",
+    "Curve",
     "CurveRows",
     "GaussianProcess",
     "MLPPredictor",
     "Predictor",
     "WarmStartPredictor",
     "XGBoostEnsemble",
-    "accuracy_model",
-    "budget_column",
-    "budget_features",
+    "macs_budget_column",
+    "macs_budget_features",
     "check_metadata",
     "create_predictor",
     "cross_validate",
     "curve_rows",
     "feature_names",
     "learning_curve",
+    "list_predictors",
     "load_predictor",
     "macs_model",
     "objective_model",
     "ranking_metrics",
     "schema_metadata",
-    "shared_budget_grid",
+    "shared_macs_grid",
     "warm_start",
 ]

@@ -19,7 +19,7 @@ from aebnas.exceptions import AebnasError, SchemaMismatchError
 from aebnas.registry import Registry
 
 FORMAT = "aebnas-predictor"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: MACs-budget feature names (log10_macs_budget, ...)
 
 PREDICTORS: Registry[type["Predictor"]] = Registry("predictor")
 """Predictor classes by name (``xgboost``, ``gp``, ``mlp``); each takes only hyper-parameters."""
@@ -55,7 +55,8 @@ class Predictor(ABC):
 
     Subclasses set ``kind`` (their registry name), take only hyper-parameters in ``__init__`` (stored
     under the same names, as scikit-learn does), and implement :meth:`fit`, :meth:`predict`,
-    :meth:`_get_state` and :meth:`_set_state` (JSON-able learned state).
+    :meth:`to_botorch` (its BoTorch model for the acquisition), :meth:`_get_state` and
+    :meth:`_set_state` (JSON-able learned state).
 
     Attributes:
         metadata: free-form description set by the caller and by ``fit``: ``space`` (its
@@ -80,6 +81,13 @@ class Predictor(ABC):
     @abstractmethod
     def predict(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """`n` mean and `n` standard deviation (float64) for `n x d` rows."""
+
+    def to_botorch(self):
+        """The fitted predictor as a one-output BoTorch ``Model`` of accuracy on `batch_shape x q x d`
+        rows (what the ``bo`` strategy's acquisition evaluates). Every registered predictor has one; a
+        predictor without it can still be fitted and cross-validated."""
+        raise AebnasError(f"predictor kind {self.kind or type(self).__name__!r} has no BoTorch model; "
+                          "implement to_botorch() to use it with the bo strategy")
 
     @abstractmethod
     def _get_state(self) -> dict[str, Any]:
@@ -132,9 +140,12 @@ class Predictor(ABC):
                              library_versions=library_versions())
         return X, y, groups.reshape(-1)
 
-    def _check_predict_input(self, X: np.ndarray) -> np.ndarray:
+    def _check_fitted(self) -> None:
         if not self.is_fitted:
             raise AebnasError(f"{type(self).__name__} is not fitted; call fit() first")
+
+    def _check_predict_input(self, X: np.ndarray) -> np.ndarray:
+        self._check_fitted()
         X = np.asarray(X, dtype=np.float64)
         X = X.reshape(1, -1) if X.ndim == 1 else X
         if X.ndim != 2 or X.shape[1] != self.n_features_in_:

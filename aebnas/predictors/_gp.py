@@ -100,6 +100,12 @@ class GaussianProcess(Predictor):
                 stds.append(posterior.variance.clamp_min(0).sqrt().reshape(-1))
         return torch.cat(means).numpy(), torch.cat(stds).numpy()
 
+    def to_botorch(self) -> SingleTaskGP:
+        """The fitted ``SingleTaskGP`` (its input transform drops the constant columns, so it takes
+        full-width rows)."""
+        self._check_fitted()
+        return self.model_
+
     def _get_state(self) -> dict[str, Any]:
         return {"keep": self.keep_, "binary": self.binary_,
                 "train_X": array_to_json(self.train_X_), "train_y": array_to_json(self.train_y_),

@@ -7,7 +7,8 @@ from typing import Any, Sequence
 
 import numpy as np
 import torch
-from torch import nn
+from botorch.models.ensemble import EnsembleModel
+from torch import Tensor, nn
 
 from aebnas.exceptions import AebnasError
 from aebnas.predictors._base import PREDICTORS, Predictor, array_from_json, array_to_json
@@ -102,6 +103,10 @@ class MLPPredictor(Predictor):
             values = self.forward_members(torch.as_tensor(X, dtype=torch.float64)).numpy()
         return values.mean(axis=0), values.std(axis=0)
 
+    def to_botorch(self) -> "MLPEnsembleModel":
+        self._check_fitted()
+        return MLPEnsembleModel(self)
+
     def _get_state(self) -> dict[str, Any]:
         return {"x_mean": array_to_json(self.x_mean_), "x_std": array_to_json(self.x_std_),
                 "y_mean": self.y_mean_, "y_std": self.y_std_,
@@ -116,3 +121,17 @@ class MLPPredictor(Predictor):
             net = _net(d, self.hidden)
             net.load_state_dict({k: torch.as_tensor(array_from_json(v)) for k, v in member.items()})
             self.members_.append(net.eval().requires_grad_(False))
+
+
+class MLPEnsembleModel(EnsembleModel):
+    """The networks of a fitted :class:`MLPPredictor` as a BoTorch ``EnsembleModel`` (differentiable)."""
+
+    _num_outputs = 1
+
+    def __init__(self, predictor: MLPPredictor) -> None:
+        super().__init__()
+        self.predictor = predictor
+
+    def forward(self, X: Tensor) -> Tensor:
+        """`batch_shape x q x d` -> `batch_shape x members x q x 1`."""
+        return self.predictor.forward_members(X).unsqueeze(-1)

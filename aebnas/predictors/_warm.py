@@ -6,6 +6,10 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import torch
+from botorch.models.model import Model
+from botorch.posteriors import Posterior
+from torch import Tensor
 
 from aebnas.exceptions import AebnasError, SchemaMismatchError
 from aebnas.predictors._base import Predictor, create_predictor
@@ -72,6 +76,11 @@ class WarmStartPredictor(Predictor):
         X = self._check_predict_input(X)
         return self.base.predict(self.augment(X))
 
+    def to_botorch(self) -> "AugmentedInputModel":
+        """The base model's BoTorch model on inputs with the source prediction appended."""
+        self._check_fitted()
+        return AugmentedInputModel(self.base.to_botorch(), self)
+
     def _get_state(self) -> dict[str, Any]:
         return {"source": self.source.to_dict(), "base": self.base.to_dict()}
 
@@ -83,6 +92,33 @@ class WarmStartPredictor(Predictor):
         return cls(Predictor.from_dict(state["source"]), Predictor.from_dict(state["base"]))
 
 
+class AugmentedInputModel(Model):
+    """``inner`` evaluated on inputs with the warm-start source's mean prediction appended
+    (`batch_shape x q x d` -> `batch_shape x q x (d + 1)`); not differentiable in X."""
+
+    def __init__(self, inner: Model, predictor: WarmStartPredictor) -> None:
+        super().__init__()
+        self.inner = inner
+        self.predictor = predictor
+
+    @property
+    def num_outputs(self) -> int:
+        return self.inner.num_outputs
+
+    @property
+    def batch_shape(self) -> torch.Size:
+        return self.inner.batch_shape
+
+    def _augment(self, X: Tensor) -> Tensor:
+        flat = X.detach().reshape(-1, X.shape[-1]).cpu().numpy()
+        source = torch.as_tensor(self.predictor.source.predict(flat)[0], dtype=X.dtype, device=X.device)
+        return torch.cat([X, source.reshape(*X.shape[:-1], 1)], dim=-1)
+
+    def posterior(self, X: Tensor, output_indices: list[int] | None = None, observation_noise: Any = False,
+                  posterior_transform: Any = None, **kwargs: Any) -> Posterior:
+        return self.inner.posterior(self._augment(X), output_indices=output_indices,
+                                    observation_noise=observation_noise, posterior_transform=posterior_transform,
+                                    **kwargs)
 
 
 def warm_start(source: Predictor, base: str | Predictor = "xgboost", **kwargs: Any) -> WarmStartPredictor:

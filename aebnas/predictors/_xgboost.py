@@ -1,12 +1,16 @@
 """Bagged XGBoost ensemble: boosters fitted on bootstrap resamples of the architectures; the spread of
-their predictions is the uncertainty the acquisition sees (DESIGN.md section 6)."""
+their predictions is the uncertainty the acquisition sees, through a BoTorch ``EnsembleModel`` whose
+members are the boosters."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import numpy as np
+import torch
 import xgboost
+from botorch.models.ensemble import EnsembleModel
+from torch import Tensor
 
 from aebnas.exceptions import AebnasError
 from aebnas.predictors._base import PREDICTORS, Predictor, bootstrap_groups
@@ -88,6 +92,10 @@ class XGBoostEnsemble(Predictor):
         values = self.predict_members(X)
         return values.mean(axis=0), values.std(axis=0)
 
+    def to_botorch(self) -> "XGBoostEnsembleModel":
+        self._check_fitted()
+        return XGBoostEnsembleModel(self)
+
     def _get_state(self) -> dict[str, Any]:
         return {"boosters": [bytes(b.save_raw("json")).decode() for b in self.boosters_]}
 
@@ -97,3 +105,20 @@ class XGBoostEnsemble(Predictor):
             booster = xgboost.Booster()
             booster.load_model(bytearray(raw.encode()))
             self.boosters_.append(booster)
+
+
+class XGBoostEnsembleModel(EnsembleModel):
+    """The boosters of a fitted :class:`XGBoostEnsemble` as a BoTorch ``EnsembleModel``: each booster
+    is one ensemble member (not differentiable: use with ``optimize_acqf_discrete``)."""
+
+    _num_outputs = 1
+
+    def __init__(self, predictor: XGBoostEnsemble) -> None:
+        super().__init__()
+        self.predictor = predictor
+
+    def forward(self, X: Tensor) -> Tensor:
+        """`batch_shape x q x d` -> `batch_shape x members x q x 1`."""
+        flat = X.detach().reshape(-1, X.shape[-1]).cpu().numpy()
+        values = torch.as_tensor(self.predictor.predict_members(flat), dtype=X.dtype, device=X.device)
+        return values.reshape(-1, *X.shape[:-1]).movedim(0, -2).unsqueeze(-1)

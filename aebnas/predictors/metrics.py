@@ -3,22 +3,22 @@ architecture never on both sides), learning curves, and the ranking / error / ca
 
 Metrics of held-out rows (mean and std predicted, truth ``y``):
 
-* ``tau_at_budget`` (the headline): Kendall tau (scipy's tau-b) between predicted and true accuracy
-  among the held-out architectures *at one absolute budget*, averaged over the budgets that at least
-  3 held-out architectures share. This is the comparison the search makes (which network is better
-  at this average MACs) without the budget effect that inflates a tau over all rows. It needs rows at
-  shared budgets: build evaluation rows with ``curve_rows(..., grid="shared")`` (or an explicit array
-  of budgets) and pass them as ``eval_rows``; a model can still be trained on the default relative
-  grid. NaN when no budget is shared by 3 held-out architectures.
-* ``tau_at_grid``: the same at each position of the relative grid (the k-th highest budget of every
-  architecture, so position 0 is the full network): defined on relative-grid rows too; within a
-  position the absolute budgets still differ between architectures.
-* ``tau_all``, ``spearman_all``: over all held-out rows (inflated by the budget effect, reported
-  beside the headline). ``spearman_at_budget``: Spearman rho at shared budgets.
+* ``tau_at_macs_budget`` (the headline): Kendall tau (scipy's tau-b) between predicted and true accuracy
+  among the held-out architectures *at one absolute MACs budget*, averaged over the MACs budgets that at
+  least 3 held-out architectures share. This is the comparison the search makes (which network is
+  better at this average MACs) without the MACs-budget effect that inflates a tau over all rows. It
+  needs rows at shared MACs budgets: build evaluation rows with ``curve_rows(..., grid="shared")`` (or
+  an explicit array of MACs budgets) and pass them as ``eval_rows``; a model can still be trained on the
+  default relative grid. NaN when no MACs budget is shared by 3 held-out architectures.
+* ``tau_at_grid``: the same at each position of the relative grid (the k-th highest MACs budget of
+  every architecture, so position 0 is the full network): defined on relative-grid rows too; within a
+  position the absolute MACs budgets still differ between architectures.
+* ``tau_all``, ``spearman_all``: over all held-out rows (inflated by the MACs-budget effect, reported
+  beside the headline). ``spearman_at_macs_budget``: Spearman rho at shared MACs budgets.
 * ``rmse``, and ``calibration``: share of held-out truths inside predicted mean +- 2 std.
 
 ``cross_validate`` pools the out-of-fold predictions (each architecture predicted by the model that
-did not see it) and computes the metrics once over the pool, so a budget's tau ranks every
+did not see it) and computes the metrics once over the pool, so a MACs budget's tau ranks every
 architecture, not the few of one fold.
 """
 
@@ -34,9 +34,9 @@ from aebnas.exceptions import AebnasError
 from aebnas.predictors._base import Predictor, create_predictor
 
 PredictorFactory = Union[str, Callable[[], Predictor]]
-Rows = Sequence[np.ndarray]  # (X, y, groups, budgets), e.g. a CurveRows
+Rows = Sequence[np.ndarray]  # (X, y, groups, macs_budgets), e.g. a CurveRows
 
-MIN_ARCHS_PER_BUDGET = 3
+MIN_ARCHS_PER_MACS_BUDGET = 3
 
 
 def _make(factory: PredictorFactory) -> Predictor:
@@ -49,14 +49,14 @@ def _rank_corr(fn, a: np.ndarray, b: np.ndarray) -> float:
     return float(fn(a, b)[0])
 
 
-def grid_positions(groups: np.ndarray, budgets: np.ndarray) -> np.ndarray:
-    """`n` position of each row among its architecture's budgets, counted from the highest (0 = the
-    largest budget, the full network on a relative grid)."""
-    groups, budgets = np.asarray(groups), np.asarray(budgets, dtype=np.float64)
+def grid_positions(groups: np.ndarray, macs_budgets: np.ndarray) -> np.ndarray:
+    """`n` position of each row among its architecture's MACs budgets, counted from the highest (0 = the
+    largest, the full network on a relative grid)."""
+    groups, macs_budgets = np.asarray(groups), np.asarray(macs_budgets, dtype=np.float64)
     positions = np.empty(len(groups), dtype=np.int64)
     for g in np.unique(groups):
         rows = np.flatnonzero(groups == g)
-        positions[rows[np.argsort(-budgets[rows], kind="stable")]] = np.arange(len(rows))
+        positions[rows[np.argsort(-macs_budgets[rows], kind="stable")]] = np.arange(len(rows))
     return positions
 
 
@@ -65,7 +65,7 @@ def _at_keys(y: np.ndarray, mean: np.ndarray, groups: np.ndarray, keys: np.ndarr
     values = []
     for key in np.unique(keys):
         rows = np.flatnonzero(keys == key)
-        if len(np.unique(groups[rows])) >= MIN_ARCHS_PER_BUDGET:
+        if len(np.unique(groups[rows])) >= MIN_ARCHS_PER_MACS_BUDGET:
             value = _rank_corr(fn, y[rows], mean[rows])
             if np.isfinite(value):
                 values.append(value)
@@ -73,15 +73,15 @@ def _at_keys(y: np.ndarray, mean: np.ndarray, groups: np.ndarray, keys: np.ndarr
 
 
 def ranking_metrics(y: np.ndarray, mean: np.ndarray, std: np.ndarray, groups: np.ndarray,
-                    budgets: np.ndarray) -> dict[str, float]:
+                    macs_budgets: np.ndarray) -> dict[str, float]:
     """The metrics of the module docstring for `n` held-out rows."""
     y, mean, std = (np.asarray(a, dtype=np.float64).reshape(-1) for a in (y, mean, std))
-    groups, budgets = np.asarray(groups).reshape(-1), np.asarray(budgets, dtype=np.float64).reshape(-1)
+    groups, macs_budgets = np.asarray(groups).reshape(-1), np.asarray(macs_budgets, dtype=np.float64).reshape(-1)
     return {
-        "tau_at_budget": _at_keys(y, mean, groups, budgets, kendalltau),
-        "tau_at_grid": _at_keys(y, mean, groups, grid_positions(groups, budgets), kendalltau),
+        "tau_at_macs_budget": _at_keys(y, mean, groups, macs_budgets, kendalltau),
+        "tau_at_grid": _at_keys(y, mean, groups, grid_positions(groups, macs_budgets), kendalltau),
         "tau_all": _rank_corr(kendalltau, y, mean),
-        "spearman_at_budget": _at_keys(y, mean, groups, budgets, spearmanr),
+        "spearman_at_macs_budget": _at_keys(y, mean, groups, macs_budgets, spearmanr),
         "spearman_all": _rank_corr(spearmanr, y, mean),
         "rmse": float(np.sqrt(np.mean((y - mean) ** 2))) if len(y) else float("nan"),
         "calibration": float(np.mean(np.abs(y - mean) <= 2 * std)) if len(y) else float("nan"),
@@ -90,15 +90,15 @@ def ranking_metrics(y: np.ndarray, mean: np.ndarray, std: np.ndarray, groups: np
     }
 
 
-def _check_rows(X, y, groups, budgets) -> tuple[np.ndarray, ...]:
+def _check_rows(X, y, groups, macs_budgets) -> tuple[np.ndarray, ...]:
     X = np.asarray(X, dtype=np.float64)
     y, groups = np.asarray(y, dtype=np.float64).reshape(-1), np.asarray(groups).reshape(-1)
-    budgets = np.asarray(budgets, dtype=np.float64).reshape(-1)
-    if not (len(X) == len(y) == len(groups) == len(budgets)):
+    macs_budgets = np.asarray(macs_budgets, dtype=np.float64).reshape(-1)
+    if not (len(X) == len(y) == len(groups) == len(macs_budgets)):
         raise AebnasError(
-            f"rows disagree in length: X {len(X)}, y {len(y)}, groups {len(groups)}, budgets {len(budgets)}"
+            f"rows disagree in length: X {len(X)}, y {len(y)}, groups {len(groups)}, macs_budgets {len(macs_budgets)}"
         )
-    return X, y, groups, budgets
+    return X, y, groups, macs_budgets
 
 
 def group_folds(groups: np.ndarray, folds: int = 5, seed: int = 0) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -119,7 +119,7 @@ def cross_validate(
     X: np.ndarray,
     y: np.ndarray,
     groups: np.ndarray,
-    budgets: np.ndarray,
+    macs_budgets: np.ndarray,
     folds: int = 5,
     seed: int = 0,
     eval_rows: Rows | None = None,
@@ -129,16 +129,16 @@ def cross_validate(
 
     Args:
         predictor_factory: a registered predictor name or a callable returning a new unfitted predictor.
-        X, y, groups, budgets: `n x d` rows, `n` truths, `n` architecture ids, `n` absolute budgets
+        X, y, groups, macs_budgets: `n x d` rows, `n` truths, `n` architecture ids, `n` absolute MACs budgets
             (e.g. ``curve_rows(...)``); training rows of each fold.
-        eval_rows: optional ``(X, y, groups, budgets)`` of the same architectures (same group ids)
+        eval_rows: optional ``(X, y, groups, macs_budgets)`` of the same architectures (same group ids)
             on which held-out architectures are scored instead of their training rows, e.g.
-            ``curve_rows(..., grid="shared")`` for the fixed-budget headline.
+            ``curve_rows(..., grid="shared")`` for the fixed-MACs-budget headline.
     Returns:
         the metrics, plus ``folds`` and ``fold_sizes`` (held-out architectures per fold).
     """
-    X, y, groups, budgets = _check_rows(X, y, groups, budgets)
-    Xe, ye, ge, be = _check_rows(*eval_rows) if eval_rows is not None else (X, y, groups, budgets)
+    X, y, groups, macs_budgets = _check_rows(X, y, groups, macs_budgets)
+    Xe, ye, ge, be = _check_rows(*eval_rows) if eval_rows is not None else (X, y, groups, macs_budgets)
     missing = np.setdiff1d(np.unique(ge), np.unique(groups))
     if len(missing):
         raise AebnasError(f"eval_rows hold architectures {missing.tolist()[:5]} absent from the training rows")
@@ -161,7 +161,7 @@ def learning_curve(
     X: np.ndarray,
     y: np.ndarray,
     groups: np.ndarray,
-    budgets: np.ndarray,
+    macs_budgets: np.ndarray,
     sizes: Sequence[int] = (10, 20, 30),
     test_size: int | None = None,
     repeats: int = 3,
@@ -173,14 +173,14 @@ def learning_curve(
     the first ``n`` of the others for each ``n`` in ``sizes`` (nested subsets), scored on the held-out
     ones (on their ``eval_rows`` when given). Returns one dict per size: the metrics averaged over
     the repeats (NaNs ignored), with ``num_trained``."""
-    X, y, groups, budgets = _check_rows(X, y, groups, budgets)
-    Xe, ye, ge, be = _check_rows(*eval_rows) if eval_rows is not None else (X, y, groups, budgets)
+    X, y, groups, macs_budgets = _check_rows(X, y, groups, macs_budgets)
+    Xe, ye, ge, be = _check_rows(*eval_rows) if eval_rows is not None else (X, y, groups, macs_budgets)
     unique = np.unique(groups)
     sizes = sorted(int(s) for s in sizes)
     test_size = len(unique) - sizes[-1] if test_size is None else test_size
-    if test_size < MIN_ARCHS_PER_BUDGET or sizes[0] < 2 or sizes[-1] + test_size > len(unique):
+    if test_size < MIN_ARCHS_PER_MACS_BUDGET or sizes[0] < 2 or sizes[-1] + test_size > len(unique):
         raise AebnasError(
-            f"learning curve needs sizes >= 2 and >= {MIN_ARCHS_PER_BUDGET} held-out architectures: "
+            f"learning curve needs sizes >= 2 and >= {MIN_ARCHS_PER_MACS_BUDGET} held-out architectures: "
             f"{len(unique)} architectures, sizes {sizes}, test_size {test_size}"
         )
     rng = np.random.default_rng(seed)

@@ -118,7 +118,8 @@ class PaperModule(LayerSpec):
 
 @dataclass(frozen=True)
 class _StridedConv(LayerSpec):
-    """Options and output shape shared by the convolution layers: kernel, width multiplier, stride."""
+    """Options and output shape shared by the convolution layers (conv, dwsep, mbconv): kernel, width
+    multiplier, stride."""
 
     kernel: int = 3
     width: float = 1.0
@@ -176,7 +177,7 @@ class _InvertedResidual(nn.Module):
 
 @_register
 @dataclass(frozen=True)
-class MBConv(LayerSpec):
+class MBConv(_StridedConv):
     """Inverted residual block (MobileNetV2/V3 style) with expansion, kernel, width and stride."""
 
     type: ClassVar[str] = "mbconv"
@@ -184,12 +185,6 @@ class MBConv(LayerSpec):
         "expansion": (1, 2, 3, 4, 6), "kernel": (3, 5, 7), "width": WIDTHS, "stride": (1, 2),
     }
     expansion: int = 4
-    kernel: int = 3
-    width: float = 1.0
-    stride: int = 1
-
-    def output_shape(self, channels: int, size: int) -> tuple[int, int]:
-        return _scaled(channels, self.width), _strided(size, self.stride)
 
     def build(self, channels: int, size: int) -> nn.Module:
         return _InvertedResidual(channels, _scaled(channels, self.width), self.expansion, self.kernel, self.stride)

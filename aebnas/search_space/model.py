@@ -8,6 +8,7 @@ from typing import Any, Protocol, Sequence
 import torch
 from torch import Tensor, nn
 
+from aebnas.exceptions import AebnasError
 from aebnas.exit_rules import confidence
 from aebnas.search_space.architecture import Architecture, validate
 from aebnas.search_space.backbones import BACKBONES, stage_shapes
@@ -79,7 +80,7 @@ class EarlyExitNet(nn.Module):
         """
         thresholds = torch.as_tensor(thresholds, dtype=torch.float32).flatten()
         if thresholds.numel() != len(self.branches):
-            raise ValueError(f"expected {len(self.branches)} thresholds (one per early exit), got {thresholds.numel()}")
+            raise AebnasError(f"expected {len(self.branches)} thresholds (one per early exit), got {thresholds.numel()}")
         n = x.shape[0]
         preds = torch.empty(n, dtype=torch.long, device=x.device)
         exits = torch.full((n,), len(self.branches), dtype=torch.long, device=x.device)

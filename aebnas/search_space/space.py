@@ -15,6 +15,7 @@ from aebnas.registry import Registry
 from aebnas.search_space.architecture import DEFAULT_MAX_EXITS, Architecture, ExitSpec, branch_shapes, validate
 from aebnas.search_space.backbones import BACKBONES, stage_shapes
 from aebnas.search_space.layers import LAYER_TYPES, LayerSpec, PaperModule
+from aebnas.search_space.macs import PathCosts, path_costs
 
 SPACE_VERSION = 1
 Rng = np.random.Generator | int | None
@@ -136,6 +137,10 @@ class SearchSpace:
                             f"allowed: {', '.join(map(repr, values))}"
                         )
 
+    def costs(self, arch: Architecture) -> PathCosts:
+        """Exact per-part and per-exit-path MACs of ``arch`` on this space's inputs."""
+        return path_costs(arch, self.input_shape, self.num_classes)
+
     def is_valid(self, arch: Architecture) -> bool:
         try:
             self.check(arch)
@@ -247,11 +252,9 @@ class SearchSpace:
 
     def encode(self, archs: Sequence[Architecture]) -> np.ndarray:
         """`n x d` float64 features of architectures of this space (d = len(feature_names()))."""
-        from aebnas.engine.macs import path_costs  # engine depends on search_space, not the reverse at import
-
         rows = []
         for arch in archs:
-            costs = path_costs(arch, self.input_shape, self.num_classes)
+            costs = self.costs(arch)
             row = [len(arch.exits), math.log10(costs.paths[-1])]
             by_position = {e.position: (k, e) for k, e in enumerate(arch.exits)}
             for p in self.positions:

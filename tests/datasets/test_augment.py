@@ -7,6 +7,7 @@ import torch
 import torch.nn.functional as F
 
 from aebnas.datasets import DATASETS, DatasetInfo, augment_batch, list_datasets
+from aebnas.exceptions import AebnasError
 
 CROP = DatasetInfo(name="t", num_classes=2, input_shape=(3, 8, 8), crop_padding=2, horizontal_flip=False)
 FLIP = DatasetInfo(name="t", num_classes=2, input_shape=(3, 8, 8), crop_padding=0, horizontal_flip=True)
@@ -84,7 +85,7 @@ def test_deterministic_under_generator() -> None:
 
 
 def test_rejects_non_batch() -> None:
-    with pytest.raises(ValueError, match="n x C x H x W"):
+    with pytest.raises(AebnasError, match="n x C x H x W"):
         augment_batch(torch.zeros(3, 8, 8), CROP, torch.Generator())
 
 

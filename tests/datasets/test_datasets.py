@@ -180,10 +180,16 @@ def check_splits(splits: DatasetSplits, name: str, n_train_raw: int, n_test: int
 # ---------------------------------------------------------------------------
 
 
-def test_list_datasets_names_the_registry() -> None:
-    assert list_datasets() == DATASETS.names()
-    assert {"digits", "mnist", "fashion_mnist", "cifar10", "cifar100", "svhn"} <= set(list_datasets())
-    assert list_datasets()[0] == "digits"
+def test_the_datasets_command_lists_every_registered_dataset(tmp_path: Path, capsys) -> None:
+    from aebnas.cli import main
+
+    assert main(["datasets", "--data-dir", str(tmp_path)]) == 0
+    rows = {line.split()[0]: line.split()[1:] for line in capsys.readouterr().out.splitlines()[2:]}
+    assert list(rows) == list_datasets() and list_datasets()[0] == "digits"
+    for name, (classes, shape, available) in rows.items():
+        info = DATASETS.get(name).info
+        assert (int(classes), shape) == (info.num_classes, "x".join(map(str, info.input_shape)))
+        assert available == ("no" if DATASETS.get(name).needs_files else "yes")  # the data dir is empty
 
 
 @pytest.mark.parametrize("name", list_datasets())

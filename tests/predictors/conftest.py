@@ -16,7 +16,7 @@ FAST = {
     "gp": {"max_iter": 60},
     "mlp": {"n_members": 3, "epochs": 60},
 }
-NAMES = ["a0", "a1", "a2", "a_onehot", "a_const", "budget_rel_range", "log10_budget"]
+NAMES = ["a0", "a1", "a2", "a_onehot", "a_const", "macs_budget_rel_range", "log10_macs_budget"]
 BUDGET_INDEX = 6
 
 
@@ -32,12 +32,12 @@ class Rows:
     X: np.ndarray
     y: np.ndarray
     groups: np.ndarray
-    budgets: np.ndarray
+    macs_budgets: np.ndarray
     arch: np.ndarray  # `archs x 4` architecture features
 
     def take(self, archs) -> "Rows":
         rows = np.isin(self.groups, archs)
-        return Rows(self.X[rows], self.y[rows], self.groups[rows], self.budgets[rows], self.arch)
+        return Rows(self.X[rows], self.y[rows], self.groups[rows], self.macs_budgets[rows], self.arch)
 
 
 def truth(arch: np.ndarray, t: np.ndarray) -> np.ndarray:
@@ -74,9 +74,9 @@ def shared_rows(rows: Rows, log10_grid=(4.3, 4.6, 4.9, 5.2), seed: int = 1) -> R
     """The same architectures at shared absolute budgets (those at or above each one's cheapest path)."""
     archs = np.arange(len(rows.arch))
     groups = np.repeat(archs, len(log10_grid))
-    budgets = np.tile(np.asarray(log10_grid, dtype=np.float64), len(archs))
-    feasible = budgets >= low(rows.arch[groups])
-    return rows_at(rows.arch, groups[feasible], budgets[feasible], np.random.default_rng(seed))
+    macs_budgets = np.tile(np.asarray(log10_grid, dtype=np.float64), len(archs))
+    feasible = macs_budgets >= low(rows.arch[groups])
+    return rows_at(rows.arch, groups[feasible], macs_budgets[feasible], np.random.default_rng(seed))
 
 
 @pytest.fixture(scope="session")

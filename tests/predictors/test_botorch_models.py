@@ -12,7 +12,7 @@ from botorch.optim import optimize_acqf_discrete
 
 from aebnas.exceptions import AebnasError
 from aebnas.predictors import warm_start
-from aebnas.predictors.botorch_models import accuracy_model, as_tensor, macs_model, objective_model
+from aebnas.predictors.botorch_models import macs_model, objective_model
 from tests.predictors.conftest import BUDGET_INDEX, fast_predictor
 
 SCALE = 1e4  # objective in units of 10k MACs
@@ -20,10 +20,10 @@ SCALE = 1e4  # objective in units of 10k MACs
 
 def acquisition(predictor, train, seed=0):
     model = objective_model(predictor, BUDGET_INDEX, scale=SCALE)
-    ref_point = [float(train.y.min()) - 0.05, -1.1 * float(train.budgets.max()) / SCALE]
+    ref_point = [float(train.y.min()) - 0.05, -1.1 * float(train.macs_budgets.max()) / SCALE]
     torch.manual_seed(seed)
     return qLogNoisyExpectedHypervolumeImprovement(model=model, ref_point=ref_point,
-                                                   X_baseline=as_tensor(train.X[::3]), prune_baseline=True)
+                                                   X_baseline=torch.as_tensor(train.X[::3]), prune_baseline=True)
 
 
 @pytest.fixture(scope="module")
@@ -37,7 +37,7 @@ def warm(train_test):
 def test_qlognehvi_with_each_predictor(name, fitted, train_test, q):
     train, test = train_test
     acqf = acquisition(fitted(name), train)
-    pool = as_tensor(test.X)
+    pool = torch.as_tensor(test.X)
     with torch.no_grad():
         values = acqf(pool.unsqueeze(1))
     assert values.shape == (len(pool),) and torch.isfinite(values).all()
@@ -51,18 +51,18 @@ def test_qlognehvi_with_each_predictor(name, fitted, train_test, q):
 def test_qlognehvi_with_a_warm_started_predictor(warm, train_test):
     train, test = train_test
     acqf = acquisition(warm, train)
-    pool = as_tensor(test.X)
+    pool = torch.as_tensor(test.X)
     with torch.no_grad():
         assert torch.isfinite(acqf(pool.unsqueeze(1))).all()
     chosen, _ = optimize_acqf_discrete(acqf, q=2, choices=pool)
     assert len({tuple(row.tolist()) for row in chosen}) == 2
 
 
-def test_accuracy_model_matches_the_predictor(name, fitted, train_test):
+def test_to_botorch_matches_the_predictor(name, fitted, train_test):
     _, test = train_test
     predictor = fitted(name)
-    model = accuracy_model(predictor)
-    X = as_tensor(test.X[:8]).reshape(2, 4, -1)  # batch x q x d
+    model = predictor.to_botorch()
+    X = torch.as_tensor(test.X[:8]).reshape(2, 4, -1)  # batch x q x d
     with torch.no_grad():
         posterior = model.posterior(X)
     assert posterior.mean.shape == (2, 4, 1)
@@ -75,24 +75,24 @@ def test_accuracy_model_matches_the_predictor(name, fitted, train_test):
 
 def test_macs_objective_is_the_exact_budget(train_test):
     _, test = train_test
-    X = as_tensor(test.X[:6]).reshape(3, 2, -1)
+    X = torch.as_tensor(test.X[:6]).reshape(3, 2, -1)
     out = macs_model(BUDGET_INDEX)(X)
-    np.testing.assert_allclose(-out.reshape(-1).numpy(), test.budgets[:6], rtol=1e-12)
+    np.testing.assert_allclose(-out.reshape(-1).numpy(), test.macs_budgets[:6], rtol=1e-12)
     raw = X.clone()
     raw[..., 0] = 1234.0
     np.testing.assert_allclose(macs_model(0, log10=False, scale=2.0)(raw).numpy(), -617.0)
 
 
-def test_accuracy_model_needs_a_fitted_predictor():
+def test_to_botorch_needs_a_fitted_predictor():
     with pytest.raises(AebnasError, match="not fitted"):
-        accuracy_model(fast_predictor("xgboost"))
+        fast_predictor("xgboost").to_botorch()
 
 
 def test_proposal_over_a_space_pool():
     """Rows of a real space: curve rows to fit on, a pool of (architecture, budget) candidates, the
     budget objective read back exactly from the budget column."""
-    from aebnas.engine.macs import path_costs
-    from aebnas.predictors import budget_column, budget_features, curve_rows
+    from aebnas.search_space.macs import path_costs
+    from aebnas.predictors import macs_budget_column, macs_budget_features, curve_rows
     from aebnas.search_space.space import SearchSpace
     from tests.predictors.test_features import make_curve
 
@@ -104,13 +104,13 @@ def test_proposal_over_a_space_pool():
     predictor = fast_predictor("xgboost").fit(rows.X, rows.y, rows.groups)
     pool_archs = space.sample_many(10, rng=4, exclude={a.id for a in archs})
     pool_costs = [path_costs(a, space.input_shape, space.num_classes) for a in pool_archs]
-    budgets = [c.paths[-1] * f for f in (0.3, 0.7) for c in pool_costs]
-    pool, names = budget_features(space, pool_archs * 2, pool_costs * 2, budgets)
-    column = budget_column(names)
-    np.testing.assert_allclose(-macs_model(column)(as_tensor(pool).unsqueeze(1)).reshape(-1).numpy(), budgets,
+    macs_budgets = [c.paths[-1] * f for f in (0.3, 0.7) for c in pool_costs]
+    pool, names = macs_budget_features(space, pool_archs * 2, pool_costs * 2, macs_budgets)
+    column = macs_budget_column(names)
+    np.testing.assert_allclose(-macs_model(column)(torch.as_tensor(pool).unsqueeze(1)).reshape(-1).numpy(), macs_budgets,
                                rtol=1e-12)
     acqf = qLogNoisyExpectedHypervolumeImprovement(
         model=objective_model(predictor, column, scale=1e5),
-        ref_point=[0.0, -1.1 * max(c.paths[-1] for c in costs) / 1e5], X_baseline=as_tensor(rows.X))
-    chosen, _ = optimize_acqf_discrete(acqf, q=4, choices=as_tensor(pool))
+        ref_point=[0.0, -1.1 * max(c.paths[-1] for c in costs) / 1e5], X_baseline=torch.as_tensor(rows.X))
+    chosen, _ = optimize_acqf_discrete(acqf, q=4, choices=torch.as_tensor(pool))
     assert len({tuple(row.tolist()) for row in chosen}) == 4

@@ -166,9 +166,9 @@ def test_fit_rejects_bad_rows(name):
 
 def test_metadata_with_numpy_values_saves(fitted, tmp_path):
     predictor = fresh_copy(fitted("xgboost"))
-    predictor.metadata["cv"] = {"tau_at_budget": np.float64(0.61), "tau_all": float("nan"), "sizes": np.arange(3)}
+    predictor.metadata["cv"] = {"tau_at_macs_budget": np.float64(0.61), "tau_all": float("nan"), "sizes": np.arange(3)}
     loaded = Predictor.load(predictor.save(tmp_path / "p.json"))
-    assert loaded.metadata["cv"]["tau_at_budget"] == 0.61 and loaded.metadata["cv"]["sizes"] == [0, 1, 2]
+    assert loaded.metadata["cv"]["tau_at_macs_budget"] == 0.61 and loaded.metadata["cv"]["sizes"] == [0, 1, 2]
     assert np.isnan(loaded.metadata["cv"]["tau_all"])
 
 

@@ -7,7 +7,7 @@ import pytest
 from scipy.stats import kendalltau
 
 from aebnas.exceptions import AebnasError, SchemaMismatchError
-from aebnas.predictors import Predictor, WarmStartPredictor, load_predictor, warm_start
+from aebnas.predictors import PREDICTORS, Predictor, WarmStartPredictor, load_predictor, warm_start
 from tests.predictors.conftest import fast_predictor, synthetic_rows
 
 
@@ -36,7 +36,7 @@ def test_warm_start_from_few_target_networks_beats_a_cold_start(source):
     assert tau_warm > tau_cold + 0.1 and tau_warm > 0.7  # measured: 0.59 cold, 0.73 warm
 
 
-@pytest.mark.parametrize("base", ["xgboost", "gp", "mlp"])
+@pytest.mark.parametrize("base", PREDICTORS.names())
 def test_warm_started_predictor_saves_loads_and_predicts(source, base, tmp_path):
     train, test = dataset_b()
     warm = warm_start(source, fast_predictor(base)).fit(train.X, train.y, train.groups)

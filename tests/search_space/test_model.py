@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 import torch
 
+from aebnas.exceptions import AebnasError
 from aebnas.exit_rules import EXIT_RULES, confidence, first_exit
 from aebnas.search_space import SearchSpace, build
 
@@ -40,5 +41,5 @@ def test_infinite_thresholds_send_everyone_to_the_final_exit():
 
 def test_wrong_number_of_thresholds():
     arch = SearchSpace("paper", Info.input_shape, 10).sample(0)
-    with pytest.raises(ValueError, match="thresholds"):
+    with pytest.raises(AebnasError, match="thresholds"):
         build(arch, Info()).eval().infer(torch.randn(2, 1, 8, 8), [0.5] * (len(arch.exits) + 1))

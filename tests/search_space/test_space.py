@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import torch
 
-from aebnas.engine.macs import count_macs, path_costs
+from aebnas.search_space.macs import count_macs, path_costs
 from aebnas.exceptions import InvalidArchitectureError, UnknownNameError
 from aebnas.search_space import BACKBONES, PRESETS, Architecture, ExitSpec, SearchSpace, build
 from aebnas.search_space.layers import Conv

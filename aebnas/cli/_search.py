@@ -1,0 +1,172 @@
+"""Commands about a search: ``search`` (start or resume one), ``report`` and ``predictors``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from aebnas.cli._common import add_dataset_args, add_device_arg, add_rule_arg, key_values, parse_macs, print_table
+from aebnas.exceptions import AebnasError
+
+#: flags that are settings of the ``bo`` strategy (None: not given, the strategy's default holds)
+BO_FLAGS = {"acquisition": "acquisition", "pool_size": "pool_size", "min_accuracy": "min_accuracy"}
+
+
+def add_search_args(p: argparse.ArgumentParser) -> None:
+    from aebnas.engine.execution import list_executors
+    from aebnas.engine.search import SearchConfig, list_strategies
+    from aebnas.engine.search.strategies import ACQUISITIONS, BayesianOptimisation
+    from aebnas.predictors import list_predictors
+    from aebnas.search_space import list_backbones, list_presets
+
+    d, bo = SearchConfig(), BayesianOptimisation()
+    add_dataset_args(p)
+    p.add_argument("--run-dir", required=True, help="run directory (store, trials, report); rerun to resume")
+    p.add_argument("--new", action="store_true", help="start afresh even if --run-dir holds another run")
+    p.add_argument("--budget", type=int, default=d.budget, help="trained candidates (the predictor budget)")
+    p.add_argument("--batch-size", type=int, default=d.batch_size, help="candidates proposed per round (q)")
+    p.add_argument("--n-init", type=int, default=None, help="initial design size (default: half the budget)")
+    p.add_argument("--strategy", default=d.strategy.name, choices=list_strategies())
+    p.add_argument("--strategy-option", action="append", metavar="KEY=VALUE",
+                   help="a setting of the strategy, e.g. population_size=32 for nsga2 or paper (repeatable)")
+    p.add_argument("--space", default=d.space, help=f"one of: {', '.join(list_presets())}")
+    p.add_argument("--predictor", default=d.predictor, choices=list_predictors())
+    p.add_argument("--acquisition", default=None, choices=ACQUISITIONS.names(),
+                   help=f"acquisition of --strategy bo (default {bo.acquisition})")
+    p.add_argument("--mode", default=d.mode, choices=["fast", "joint"])
+    p.add_argument("--epochs", type=int, default=d.epochs, help="epochs per candidate")
+    p.add_argument("--backbone-epochs", type=int, default=d.backbone_epochs)
+    p.add_argument("--train-batch-size", type=int, default=d.train_batch_size)
+    p.add_argument("--lr", type=float, default=d.lr)
+    p.add_argument("--target-macs", default=None, help="target average MACs, e.g. 17M or 150k")
+    p.add_argument("--min-accuracy", type=float, default=None,
+                   help="constraint on predicted accuracy, in [0, 1) (--strategy bo)")
+    p.add_argument("--pool-size", type=int, default=None,
+                   help=f"random architectures per acquisition pool (--strategy bo; default {bo.pool_size})")
+    add_rule_arg(p, d.rule)
+    p.add_argument("--backbone", default=None, help=f"one of: {', '.join(list_backbones())} (default: by input size)")
+    p.add_argument("--backbone-option", action="append", metavar="KEY=VALUE", help="e.g. depth=1 (repeatable)")
+    p.add_argument("--max-exits", type=int, default=d.max_exits)
+    p.add_argument("--seed", type=int, default=d.seed)
+    p.add_argument("--confirm-top", type=int, default=d.confirm_top, help="candidates confirmed by joint fine-tuning")
+    p.add_argument("--confirm-epochs", type=int, default=d.confirm_epochs)
+    p.add_argument("--warm-start-predictor", default=None, help="predictor file fitted on another dataset")
+    add_device_arg(p, help="auto: CUDA if available (process and dask workers: the CPU unless set)")
+    p.add_argument("--executor", default="local", choices=list_executors(),
+                   help="where candidates train: local (this process, whole batches), process (a pool of local "
+                        "processes), dask (a Dask cluster: --scheduler ADDRESS, or a LocalCluster of --workers)")
+    p.add_argument("--workers", type=int, default=None,
+                   help="worker processes of the process pool or the dask LocalCluster (default: the cores)")
+    p.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                   help="address of a running Dask scheduler, e.g. tcp://10.0.0.5:8786 (--executor dask)")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+
+
+def _strategy(args):
+    from aebnas.engine.search import create_strategy
+
+    settings = {name: getattr(args, flag) for flag, name in BO_FLAGS.items() if getattr(args, flag) is not None}
+    if settings and args.strategy != "bo":
+        flags = ", ".join("--" + flag.replace("_", "-") for flag in BO_FLAGS if getattr(args, flag) is not None)
+        raise AebnasError(f"{flags} set(s) the bo strategy; --strategy {args.strategy} takes none of them")
+    return create_strategy(args.strategy, **settings, **key_values(args.strategy_option, "strategy option"))
+
+
+def run_search(args) -> int:
+    from aebnas.engine.execution import create_executor
+    from aebnas.engine.search import Search, SearchConfig
+    from aebnas.engine.search.report import format_report, write_report
+
+    config = SearchConfig(
+        dataset=args.dataset, space=args.space, budget=args.budget, batch_size=args.batch_size, n_init=args.n_init,
+        strategy=_strategy(args), predictor=args.predictor, mode=args.mode, epochs=args.epochs,
+        backbone_epochs=args.backbone_epochs, train_batch_size=args.train_batch_size, lr=args.lr,
+        target_macs=parse_macs(args.target_macs) if args.target_macs else None, rule=args.rule,
+        backbone=args.backbone, backbone_options=key_values(args.backbone_option), max_exits=args.max_exits,
+        val_size=args.val_size, max_train=args.max_train, seed=args.seed, confirm_top=args.confirm_top,
+        confirm_epochs=args.confirm_epochs, warm_start_predictor=args.warm_start_predictor, device=args.device,
+    )
+    with create_executor(args.executor, workers=args.workers, scheduler=args.scheduler) as executor:
+        search = Search(args.run_dir, config=config, data_dir=args.data_dir, download=args.download, new=args.new,
+                        progress=not args.quiet)
+        done = len(search.trials())
+        print(f"search in {search.run_dir} ({done} trials stored; budget {args.budget})"
+              + ("" if args.executor == "local" else f" on {args.executor} workers"), file=sys.stderr)
+        try:
+            search.run(executor=executor)
+        except KeyboardInterrupt:
+            print(f"\ninterrupted: every finished trial is stored in {search.run_dir}; rerun the same command to "
+                  "resume", file=sys.stderr)
+            return 130
+    report, out = write_report(search)
+    print(format_report(report))
+    print(f"\nreport: {out}/ (report.json, front.csv, trials.csv, front.png, hypervolume.png, predicted_vs_measured.png)")
+    return 0
+
+
+def add_report_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("run_dir")
+    p.add_argument("--out", default=None, help="output folder (default RUN_DIR/report)")
+    p.add_argument("--data-dir", default=None)
+
+
+def run_report(args) -> int:
+    from aebnas.engine.search import Search
+    from aebnas.engine.search.report import format_report, write_report
+
+    report, out = write_report(Search.open(args.run_dir, data_dir=args.data_dir), args.out)
+    print(format_report(report))
+    print(f"\nreport: {out}/")
+    return 0
+
+
+def add_predictors_args(p: argparse.ArgumentParser) -> None:
+    from aebnas.predictors import list_predictors
+
+    p.add_argument("action", choices=["fit", "evaluate", "show"])
+    p.add_argument("file", nargs="?", help="predictor file (show)")
+    p.add_argument("--run", help="run directory whose trials train the predictor (fit, evaluate)")
+    p.add_argument("--kind", default="xgboost", choices=list_predictors())
+    p.add_argument("--out", help="where to save the fitted predictor (fit)")
+    p.add_argument("--warm-start", default=None, help="predictor fitted on another dataset (fit, evaluate)")
+    p.add_argument("--folds", type=int, default=5)
+
+
+def check_predictors_args(args) -> str | None:
+    """What a ``predictors`` action misses (for a usage error), or None."""
+    needed = {"show": ["file"], "fit": ["run", "out"], "evaluate": ["run"]}[args.action]
+    missing = [name for name in needed if not getattr(args, name)]
+    if missing:
+        return f"predictors {args.action} needs {' and '.join('--' + m if m != 'file' else 'FILE' for m in missing)}"
+    return None
+
+
+def run_predictors(args) -> int:
+    from aebnas.engine.search import Search, TrialState
+    from aebnas.engine.search.surrogate import load_warm_start
+    from aebnas.predictors import cross_validate, load_predictor
+
+    if args.action == "show":
+        predictor = load_predictor(args.file)
+        print(json.dumps({"kind": predictor.kind, "params": predictor.get_params(), "metadata": predictor.metadata},
+                         indent=2, default=str))
+        return 0
+    search = Search.open(args.run)
+    complete = search.trials(TrialState.COMPLETE)
+    if len(complete) < 5:
+        raise AebnasError(f"{args.run} has {len(complete)} complete trials; fitting or evaluating a predictor needs >= 5")
+    source = load_warm_start(search.space, args.warm_start) if args.warm_start else None
+    predictors = search.predictors
+    if args.action == "fit":
+        predictor, _ = predictors.fit(complete, args.kind, source)
+        path = predictor.save(args.out)
+        print(f"fitted a {args.kind} predictor on {len(complete)} trials of {args.run}; saved to {path}")
+        return 0
+    rows, shared = predictors.rows(complete), predictors.rows(complete, grid="shared")
+    folds = min(args.folds, len(complete))
+    metrics = cross_validate(lambda: predictors.new(args.kind, source), *rows, folds=folds,
+                             seed=search.config.seed, eval_rows=tuple(shared))
+    print(f"{args.kind} predictor, grouped {folds}-fold CV over {len(complete)} architectures of {args.run}:")
+    print_table([[k, f"{v:.4f}" if isinstance(v, float) else v] for k, v in metrics.items()], ["metric", "value"])
+    return 0

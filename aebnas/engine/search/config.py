@@ -1,0 +1,142 @@
+"""The settings of a search, frozen: what it searches, how candidates train, how many, and how the best
+are confirmed. ``identity()`` is what a resumed run must share with the stored one."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+from aebnas.datasets import DATASETS
+from aebnas.device import check_device_name
+from aebnas.engine.evaluation import TrainConfig
+from aebnas.engine.evaluation.candidate import check_mode
+from aebnas.engine.execution import TrialSettings
+from aebnas.engine.search.strategies import BayesianOptimisation, Strategy, create_strategy
+from aebnas.exceptions import AebnasError
+from aebnas.exit_rules import EXIT_RULES
+from aebnas.predictors import PREDICTORS
+from aebnas.search_space import SearchSpace
+from aebnas.search_space.backbones import option_key
+
+#: settings a rerun may change without changing the trials
+_NOT_IDENTITY = ("budget", "confirm_top", "confirm_epochs", "confirm_lr", "retries", "device")
+
+
+def _option_pairs(options: Any) -> tuple[tuple[str, Any], ...]:
+    """Backbone options as sorted (name, value) pairs, list values as tuples (hashable, frozen)."""
+    if options is None:
+        return ()
+    if isinstance(options, tuple):
+        options = dict(options)
+    if not isinstance(options, dict):
+        raise AebnasError(f"backbone_options must be a mapping of option names to values; got {options!r}")
+    return option_key({k: tuple(v) if isinstance(v, list) else v for k, v in options.items()})
+
+
+@dataclass(frozen=True)
+class SearchConfig:
+    """Settings of a search. ``strategy`` is a Strategy object (a registered name is turned into one with
+    its default settings); ``backbone_options`` may be given as a dict and is kept as sorted pairs.
+
+    ``budget`` is the number of trained candidates (the predictor budget); an average-MACs budget is
+    always called a *MACs budget*, and ``target_macs`` is the user's target of average MACs."""
+
+    dataset: str = "digits"
+    space: str = "extended"
+    budget: int = 20
+    batch_size: int = 4
+    n_init: int | None = None
+    strategy: Strategy = field(default_factory=BayesianOptimisation)
+    predictor: str = "xgboost"
+    mode: str = "fast"
+    epochs: int = 15
+    backbone_epochs: int = 15
+    train_batch_size: int = 64
+    lr: float = 0.05
+    target_macs: float | None = None
+    rule: str = "margin"
+    backbone: str | None = None
+    backbone_options: tuple[tuple[str, Any], ...] = ()
+    max_exits: int = 4
+    val_size: int | None = None
+    max_train: int | None = None
+    seed: int = 0
+    confirm_top: int = 2
+    confirm_epochs: int = 10
+    confirm_lr: float = 0.01
+    warm_start_predictor: str | None = None
+    retries: int = 1
+    device: str = "auto"
+
+    def __post_init__(self) -> None:
+        if isinstance(self.strategy, str):
+            object.__setattr__(self, "strategy", create_strategy(self.strategy))
+        elif not isinstance(self.strategy, Strategy):
+            raise AebnasError(f"strategy must be a Strategy object or a registered name; got {self.strategy!r}")
+        object.__setattr__(self, "backbone_options", _option_pairs(self.backbone_options))
+        DATASETS.get(self.dataset)
+        PREDICTORS.get(self.predictor)
+        EXIT_RULES.get(self.rule)
+        check_mode(self.mode)
+        check_device_name(self.device)
+        checks = [
+            (self.budget >= 1, f"budget must be >= 1 trained candidate; got {self.budget}"),
+            (self.batch_size >= 1, f"batch size must be >= 1; got {self.batch_size}"),
+            (self.n_init is None or self.n_init >= 2, f"n_init must be >= 2 (a predictor needs data); got {self.n_init}"),
+            (self.target_macs is None or self.target_macs > 0, f"target MACs must be positive; got {self.target_macs}"),
+            (self.confirm_top >= 0, f"confirm_top must be >= 0; got {self.confirm_top}"),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise AebnasError(message)
+
+    @classmethod
+    def from_identity(cls, identity: dict[str, Any], **overrides: Any) -> "SearchConfig":
+        """The config whose ``identity()`` is ``identity`` (as a run store holds it), with ``overrides``
+        of the settings outside the identity (budget, confirmation, retries, device)."""
+        settings = dict(identity)
+        strategy = dict(settings.pop("strategy"))
+        return cls(strategy=create_strategy(strategy.pop("name"), **strategy), **settings, **overrides)
+
+    @property
+    def initial_design(self) -> int:
+        """Trials of the initial design: ``n_init``, or half the budget (at least 2 batches' worth, at most the budget)."""
+        return min(self.budget, self.n_init or max(2 * self.batch_size, self.budget // 2))
+
+    @property
+    def backbone_options_dict(self) -> dict[str, Any]:
+        return dict(self.backbone_options)
+
+    def identity(self) -> dict[str, Any]:
+        """Settings that decide the trials, as JSON-able values: a rerun may change budget, confirmation,
+        retries and device, not these."""
+        out = {}
+        for f in dataclasses.fields(self):
+            if f.name in _NOT_IDENTITY:
+                continue
+            value = getattr(self, f.name)
+            if f.name == "strategy":
+                value = value.to_dict()
+            elif f.name == "backbone_options":
+                value = {k: list(v) if isinstance(v, tuple) else v for k, v in value} or None
+            out[f.name] = value
+        return out
+
+    def make_space(self, dataset_info) -> SearchSpace:
+        """The search space for the dataset described by ``dataset_info``."""
+        return SearchSpace.for_dataset(dataset_info, self.space, backbone=self.backbone,
+                                       backbone_options=self.backbone_options_dict or None, max_exits=self.max_exits)
+
+    def train_config(self, epochs: int | None = None, lr: float | None = None, progress: bool = False) -> TrainConfig:
+        """The candidates' training settings (``epochs`` and ``lr`` default to the search's)."""
+        return TrainConfig(epochs=epochs or self.epochs, batch_size=self.train_batch_size, lr=lr or self.lr,
+                           seed=self.seed, device=self.device, progress=progress)
+
+    def trial_settings(self, space: SearchSpace) -> TrialSettings:
+        """What a worker needs to train this search's trials in ``space``."""
+        return TrialSettings(
+            dataset=self.dataset, val_size=self.val_size, max_train=self.max_train, data_seed=self.seed,
+            backbone=space.backbone, backbone_options=option_key(space.backbone_options), mode=self.mode,
+            train=self.train_config(), backbone_train=self.train_config(self.backbone_epochs), rule=self.rule,
+            curve_method=self.strategy.curve_method)

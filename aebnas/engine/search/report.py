@@ -1,0 +1,102 @@
+"""Run reports: the front table, hypervolume, confirmed candidates, PNG plots, JSON and CSV exports."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+from typing import Any
+
+from aebnas.engine.search.front import curve_points, pareto_front
+from aebnas.engine.search.plots import plot_points
+from aebnas.engine.search.records import TrialState
+
+
+def hypervolume_trace(search) -> list[float]:
+    """Validation hypervolume after each complete trial of ``search`` (a Search), in the order they finished."""
+    complete = sorted(search.trials(TrialState.COMPLETE), key=lambda t: (t.finished or 0, t.number))
+    return [search.hypervolume(complete[: i + 1]) for i in range(len(complete))]
+
+
+def build_report(search) -> dict[str, Any]:
+    """Everything the report of ``search`` (a Search) shows, as JSON-able data."""
+    trials = search.trials()
+    complete = [t for t in trials if t.state == TrialState.COMPLETE]
+    front = search.front()
+    return {
+        "run_dir": str(search.run_dir),
+        "config": search.config.identity() | {"budget": search.config.budget},
+        "trials": {state.value: sum(t.state == state for t in trials) for state in TrialState},
+        "hypervolume": search.hypervolume(),
+        "reference": {"avg_macs": search.ref_macs, "accuracy": search.ref_accuracy},
+        "hypervolume_trace": hypervolume_trace(search),
+        "front": [p.to_dict() for p in front],
+        "confirmed": {arch_id: c.to_dict() for arch_id, c in search.store.confirmed().items()},
+        "train_seconds": sum(t.train_seconds or 0 for t in complete),
+    }
+
+
+def write_report(search, out_dir: str | Path | None = None) -> tuple[dict[str, Any], Path]:
+    """Writes report.json, front.csv, trials.csv and the PNG plots into ``out_dir`` (default RUN_DIR/report)."""
+    out = Path(out_dir or search.run_dir / "report")
+    out.mkdir(parents=True, exist_ok=True)
+    report = build_report(search)
+    (out / "report.json").write_text(json.dumps(report, indent=2))
+    with open(out / "front.csv", "w", newline="") as f:
+        writer = csv.DictWriter(f, ["trial", "arch_id", "avg_macs", "accuracy", "thresholds"])
+        writer.writeheader()
+        for row in report["front"]:
+            writer.writerow(row | {"thresholds": " ".join(map(str, row["thresholds"]))})
+    with open(out / "trials.csv", "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["trial", "arch_id", "state", "source", "macs_budget", "predicted_mean", "predicted_std",
+                         "accuracy_at_macs_budget", "final_path_macs", "train_seconds", "error"])
+        for t in search.trials():
+            writer.writerow([t.number, t.arch_id, t.state.value, t.source, t.macs_budget,
+                             t.predicted.mean if t.predicted else None, t.predicted.std if t.predicted else None,
+                             t.metrics.accuracy_at_macs_budget, t.path_macs[-1] if t.path_macs else None,
+                             t.train_seconds, t.error])
+    _plots(search, report, out)
+    return report, out
+
+
+def _plots(search, report: dict[str, Any], out: Path) -> None:
+    complete = search.trials(TrialState.COMPLETE)
+    points = curve_points((t.number, t.arch_id, t.curve) for t in complete)
+    front = pareto_front(points)
+    series = {
+        "all trials (val)": ([p.avg_macs / 1e6 for p in points], [100 * p.accuracy for p in points]),
+        "front (val)": ([p.avg_macs / 1e6 for p in front], [100 * p.accuracy for p in front]),
+    }
+    confirmed = report["confirmed"].values()
+    if confirmed:
+        series["confirmed (test)"] = ([c["test"]["avg_macs"] / 1e6 for c in confirmed],
+                                      [100 * c["test"]["accuracy"] for c in confirmed])
+    plot_points(series, out / "front.png", "average MMACs (log scale)", "accuracy (%)", f"{search.config.dataset}: front",
+                logx=True)
+    predicted = [t for t in complete if t.predicted and t.metrics.accuracy_at_macs_budget is not None]
+    if predicted:
+        plot_points({"bo proposals": ([100 * t.predicted.mean for t in predicted],
+                                      [100 * t.metrics.accuracy_at_macs_budget for t in predicted])},
+                    out / "predicted_vs_measured.png", "predicted accuracy at the MACs budget (%)",
+                    "measured accuracy at the MACs budget (%)", "predictor vs measurement")
+    trace = report["hypervolume_trace"]
+    plot_points({"hypervolume (val)": (list(range(1, len(trace) + 1)), trace)}, out / "hypervolume.png",
+                "trained candidates", "hypervolume", "hypervolume vs trained candidates", lines=True)
+
+
+def format_report(report: dict[str, Any]) -> str:
+    """A plain-text summary for the terminal."""
+    lines = [f"run {report['run_dir']}: trials {report['trials']}, hypervolume {report['hypervolume']:.4f} "
+             f"(reference {report['reference']['avg_macs']:,.0f} MACs, accuracy {report['reference']['accuracy']:.3f})",
+             "", "validation front:", f"{'avg MACs':>14} {'acc %':>7}  trial  architecture"]
+    for p in report["front"]:
+        lines.append(f"{p['avg_macs']:>14,.0f} {100 * p['accuracy']:>7.2f}  {p['trial']:>5}  {p['arch_id']}")
+    if report["confirmed"]:
+        lines += ["", "confirmed (joint fine-tuning, thresholds tuned on validation):",
+                  f"{'architecture':>16} {'MACs budget':>12} {'val %':>7} {'test %':>7} {'test avg MACs':>14}  exit fractions (test)  verified"]
+        for arch_id, c in report["confirmed"].items():
+            fractions = " ".join(f"{f:.2f}" for f in c["test"]["exit_fractions"])
+            lines.append(f"{arch_id:>16} {c['macs_budget']:>12,.0f} {100 * c['val']['accuracy']:>7.2f} "
+                         f"{100 * c['test']['accuracy']:>7.2f} {c['test']['avg_macs']:>14,.0f}  {fractions:<21}  {c['verified']}")
+    return "\n".join(lines)

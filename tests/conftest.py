@@ -1,0 +1,37 @@
+"""Fixtures shared across the suite: the embedded digits data and a frozen digits backbone."""
+
+import shutil
+
+import pytest
+
+from aebnas.datasets import load_dataset
+
+#: the frozen backbone's training in the small searches of the tests (its cache key)
+BACKBONE_EPOCHS = 2
+
+
+@pytest.fixture(scope="session")
+def digits():
+    return load_dataset("digits")
+
+
+@pytest.fixture(scope="session")
+def digits_backbones(digits, tmp_path_factory):
+    """A ``backbones/`` folder holding the digits backbone trained for BACKBONE_EPOCHS epochs with the
+    search's other defaults: copied into a run directory (:func:`with_backbones`), a search there loads
+    it instead of training it (the same features either way)."""
+    from aebnas.engine.search import Search
+
+    run_dir = tmp_path_factory.mktemp("backbone")
+    search = Search(run_dir, data=digits, dataset="digits", backbone_epochs=BACKBONE_EPOCHS, device="cpu")
+    search.backbone
+    search.store.close()
+    return run_dir / "backbones"
+
+
+def with_backbones(run_dir, backbones):
+    """``run_dir`` holding a copy of the cached ``backbones`` folder."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    if not (run_dir / "backbones").exists():
+        shutil.copytree(backbones, run_dir / "backbones")
+    return run_dir
