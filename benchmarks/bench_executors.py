@@ -22,15 +22,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
 
+import torch
 from _environment import print_environment  # noqa: E402  (benchmarks/, the script's folder)
 
-import torch
-
+from aebnas import Search, TrialState, create_executor
 from aebnas.datasets import load_dataset
-from aebnas.engine.executors import create_executor
-from aebnas.engine.search import Search
-from aebnas.engine.store import TrialState
-from aebnas.engine.worker import available_cores
+from aebnas.engine.execution.threads import available_cores
 from aebnas.search_space import Architecture
 
 RESULTS = Path(__file__).resolve().parent / "results" / "executors"
@@ -59,7 +56,7 @@ def run_one(spec: str, args: argparse.Namespace) -> dict:
     for arch in archs:
         search.store.add_trial(arch, "bench", config["seed"])
     start = time.perf_counter()
-    executor = create_executor(name, search, workers=int(workers) if workers else None)
+    executor = create_executor(name, workers=int(workers) if workers else None)
     started = time.perf_counter()
     try:
         search.run(executor=executor)
@@ -72,7 +69,7 @@ def run_one(spec: str, args: argparse.Namespace) -> dict:
     threads = torch.get_num_threads() if name == "local" else max(1, available_cores() // n)
     return {"spec": spec, "workers": n, "threads": threads, "start": started - start, "total": end - start,
             "train": sum(t.train_seconds for t in trials) / len(trials),
-            "accuracy": {t.arch_id: t.metrics["exit_accuracy_test"] for t in trials}}
+            "accuracy": {t.arch_id: list(t.metrics.exit_accuracy_test) for t in trials}}
 
 
 def main() -> None:

@@ -23,11 +23,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a check
 from _environment import print_environment  # noqa: E402  (benchmarks/, the script's folder)
 
 from aebnas.datasets import load_dataset
-from aebnas.engine.candidate import CandidateResult, train_candidate
-from aebnas.engine.fast import FrozenBackbone
-from aebnas.engine.plots import plot_tradeoff
-from aebnas.engine.thresholds import TunedThresholds
-from aebnas.engine.training import TrainConfig
+from aebnas.engine.evaluation.backbone import FrozenBackbone
+from aebnas.engine.evaluation.candidate import CandidateResult, train_candidate
+from aebnas.engine.evaluation.thresholds import TunedThresholds
+from aebnas.engine.evaluation.training import TrainConfig
+from aebnas.engine.search.plots import plot_tradeoff
 from aebnas.exceptions import UnreachableTargetError
 from aebnas.search_space import Architecture, ExitSpec, SearchSpace
 from aebnas.search_space.layers import Conv, PaperModule
@@ -122,8 +122,8 @@ def main() -> None:
         row = []
         for budget in budgets:
             try:
-                tuned = result.tune(budget)
-                test = tuned.apply(result.outputs.test, result.costs.paths, result.rule)
+                pair = result.tune(budget)
+                tuned, test = pair.val, pair.test
                 overshoot.append(100 * (test.avg_macs - budget) / budget)
                 row.append(f"{cell(tuned.accuracy)} /{cell(test.accuracy)}")
             except UnreachableTargetError:

@@ -41,13 +41,19 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 warnings.filterwarnings("ignore")
 
 import xgboost  # noqa: E402
-
-from aebnas.engine.search import Search  # noqa: E402
-from aebnas.engine.store import TrialState  # noqa: E402
-from aebnas.engine.thresholds import TradeoffCurve  # noqa: E402
-from aebnas.predictors import (GaussianProcess, MLPPredictor, XGBoostEnsemble, budget_features,  # noqa: E402
-                               curve_rows, learning_curve, ranking_metrics, warm_start)
 from make_pool import SIZE, ensure_pool, pool_dir  # noqa: E402
+
+from aebnas import Search, TrialState  # noqa: E402
+from aebnas.predictors import (  # noqa: E402
+    GaussianProcess,
+    MLPPredictor,
+    XGBoostEnsemble,
+    curve_rows,
+    learning_curve,
+    macs_budget_features,
+    ranking_metrics,
+    warm_start,
+)
 
 SIZES = (10, 20, 30)
 REUSE_SIZES = (5, 10, 20)
@@ -71,10 +77,10 @@ class Pool:
         self.space = self.search.space
         self.trials = self.search.trials(TrialState.COMPLETE)
         self.archs = [t.arch for t in self.trials]
-        self.curves = [TradeoffCurve.from_dict(t.curve) for t in self.trials]
-        self.train = self.search.training_rows(self.trials)
+        self.curves = [t.curve for t in self.trials]
+        self.train = self.search.predictors.rows(self.trials)
         if eval_grid == "searched":  # budgets up to the backbone's MACs: what the search asks about
-            self.eval = self.search.training_rows(self.trials, grid="shared")
+            self.eval = self.search.predictors.rows(self.trials, grid="shared")
         else:  # up to the costliest final path of the pool (2x the backbone): mostly ties above the backbone
             self.eval = curve_rows(self.space, self.archs, None, self.curves, grid="shared")
 
@@ -82,12 +88,12 @@ class Pool:
         """(X, y, groups, budgets) of the ``train`` or ``eval`` rows in the ``full`` or ``naive`` encoding."""
         rows = self.train if which == "train" else self.eval
         X = rows.X if encoding == "full" else naive_encoding(self.space, [self.archs[g] for g in rows.groups],
-                                                             rows.budgets)
-        return X, rows.y, rows.groups, rows.budgets
+                                                             rows.macs_budgets)
+        return X, rows.y, rows.groups, rows.macs_budgets
 
 
 def _count(run_dir: Path) -> int:
-    from aebnas.engine.store import RunStore
+    from aebnas.engine.search import RunStore
 
     store = RunStore.open(run_dir)
     try:
@@ -163,9 +169,9 @@ def section_curves(pool: Pool, models: list[str], repeats: int, seed: int) -> No
                       for r in range(repeats)]
         seconds = (time.perf_counter() - start) / (repeats * len(SIZES))
         for k, size in enumerate(SIZES):
-            taus = np.array([run[k]["tau_at_budget"] for run in per_repeat])
+            taus = np.array([run[k]["tau_at_macs_budget"] for run in per_repeat])
             mean = {key: float(np.nanmean([run[k][key] for run in per_repeat])) for key in per_repeat[0][k]}
-            print(f"{name:>14} {size:>7} {mean['tau_at_budget']:>10.3f} {np.nanstd(taus):>6.3f} "
+            print(f"{name:>14} {size:>7} {mean['tau_at_macs_budget']:>10.3f} {np.nanstd(taus):>6.3f} "
                   f"{mean['tau_all']:>7.3f} {mean['rmse']:>6.4f} {mean['calibration']:>6.2f} {seconds:>10.2f}",
                   flush=True)
 
@@ -189,12 +195,12 @@ def section_reuse(pools: dict[str, Pool], repeats: int, seed: int) -> None:
         warm = [learning_curve(lambda: warm_start(source, XGBoostEnsemble(seed=0)), *train, sizes=REUSE_SIZES,
                                repeats=1, seed=seed * 1000 + r, eval_rows=evaluation) for r in range(repeats)]
         label = f"{source_name} -> {target_name}"
-        print(f"{label:>28} {0:>7} {'':>10} {held['tau_at_budget']:>10.3f} {'':>9} {held['rmse']:>9.4f}"
+        print(f"{label:>28} {0:>7} {'':>10} {held['tau_at_macs_budget']:>10.3f} {'':>9} {held['rmse']:>9.4f}"
               f"   (source model alone, all {len(target.archs)} target architectures)")
         for k, size in enumerate(REUSE_SIZES):
-            c = {key: float(np.nanmean([run[k][key] for run in cold])) for key in ("tau_at_budget", "rmse")}
-            w = {key: float(np.nanmean([run[k][key] for run in warm])) for key in ("tau_at_budget", "rmse")}
-            print(f"{label:>28} {size:>7} {c['tau_at_budget']:>10.3f} {w['tau_at_budget']:>10.3f} "
+            c = {key: float(np.nanmean([run[k][key] for run in cold])) for key in ("tau_at_macs_budget", "rmse")}
+            w = {key: float(np.nanmean([run[k][key] for run in warm])) for key in ("tau_at_macs_budget", "rmse")}
+            print(f"{label:>28} {size:>7} {c['tau_at_macs_budget']:>10.3f} {w['tau_at_macs_budget']:>10.3f} "
                   f"{c['rmse']:>9.4f} {w['rmse']:>9.4f}", flush=True)
 
 
@@ -207,7 +213,7 @@ def exit_accuracy_features(pool: Pool, groups: np.ndarray) -> np.ndarray:
     positions = list(pool.space.positions)
     table = np.zeros((len(pool.archs), len(positions)))
     for g, (arch, trial) in enumerate(zip(pool.archs, pool.trials)):
-        for exit_spec, accuracy in zip(arch.exits, trial.metrics["exit_accuracy_val"]):
+        for exit_spec, accuracy in zip(arch.exits, trial.metrics.exit_accuracy_val):
             table[g, positions.index(exit_spec.position)] = accuracy
     return table[groups]
 
@@ -226,7 +232,7 @@ def section_diagnose(pool: Pool, repeats: int, seed: int, size: int = 30) -> Non
             at = be[held] == b
             if at.sum() >= 3:
                 tau = ranking_metrics(ye[held][at], mean[at], np.zeros(at.sum()), ge[held][at], be[held][at])
-                per_budget.setdefault(b, []).append((tau["tau_at_budget"], ye[held][at].std(), np.ptp(ye[held][at])))
+                per_budget.setdefault(b, []).append((tau["tau_at_macs_budget"], ye[held][at].std(), np.ptp(ye[held][at])))
     print(f"\n## What limits the ranking: {pool.dataset}, XGBoost ensemble at {size} architectures, {repeats} splits")
     print(f"{'budget MMACs':>12} {'tau':>6} {'truth std (points)':>18} {'truth range (points)':>20}")
     for b, values in sorted(per_budget.items()):
@@ -237,7 +243,7 @@ def section_diagnose(pool: Pool, repeats: int, seed: int, size: int = 30) -> Non
                              eval_rows=(np.hstack([Xe, exit_accuracy_features(pool, ge)]), ye, ge, be))
               for r in range(repeats)]
     print("with the true per-exit validation accuracies as extra features (oracle), tau@budget at "
-          + ", ".join(f"{n}: {np.nanmean([run[k]['tau_at_budget'] for run in oracle]):.3f}" for k, n in enumerate(SIZES)),
+          + ", ".join(f"{n}: {np.nanmean([run[k]['tau_at_macs_budget'] for run in oracle]):.3f}" for k, n in enumerate(SIZES)),
           flush=True)
 
 
@@ -250,12 +256,12 @@ def section_speed(pool: Pool, repeats: int = 7) -> None:
     budget_rel = rng.random(len(archs) * 5)
     rows_archs = [a for a in archs for _ in range(5)][:10_000]
     start = time.perf_counter()
-    from aebnas.engine.macs import path_costs
+    from aebnas.search_space.macs import path_costs
 
     costs = [path_costs(a, pool.space.input_shape, pool.space.num_classes) for a in archs]
     cost_rows = [c for c in costs for _ in range(5)][:10_000]
     budgets = [min(c.paths) + t * (c.paths[-1] - min(c.paths)) for c, t in zip(cost_rows, budget_rel)]
-    X, _ = budget_features(pool.space, rows_archs, cost_rows, budgets)
+    X, _ = macs_budget_features(pool.space, rows_archs, cost_rows, budgets)
     build_seconds = time.perf_counter() - start
     fitted = {
         "xgboost": XGBoostEnsemble(seed=0),

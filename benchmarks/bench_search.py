@@ -21,9 +21,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from aebnas.engine.proposer import BOProposer
-from aebnas.engine.search import Search
-from aebnas.engine.store import TrialState
+from aebnas import Search, TrialState
+from aebnas.engine.search.strategies import BayesianOptimisation
 
 
 class Stopwatch:
@@ -69,18 +68,19 @@ def demo_overhead(run_dir: Path) -> Search:
 
 def acquisition_step(search: Search, pool_sizes: list[int], repeats: int) -> None:
     complete = search.trials(TrialState.COMPLETE)
+    exclude = {t.arch_id for t in complete}
     for kind in ("xgboost", "gp"):
-        predictor, X = search.fit_predictor(complete, kind=kind)
+        predictor, X = search.predictors.fit(complete, kind=kind)
         for pool_size in pool_sizes:
+            strategy = BayesianOptimisation(pool_size=pool_size)
             times, rows = [], 0
             for r in range(repeats):
-                proposer = BOProposer(search.space, predictor, search.ref_accuracy, search.ref_macs,
-                                      pool_size=pool_size, max_macs=search.ref_macs, seed=r)
                 start = time.perf_counter()
-                archs, _ = proposer.pool([], {t.arch_id for t in complete}, np.random.default_rng(r))
+                archs, _ = strategy.pool(search.space, [], exclude, np.random.default_rng(r), search.ref_macs)
                 pool_time = time.perf_counter() - start
                 start = time.perf_counter()
-                proposals = proposer.propose(4, X, [], {t.arch_id for t in complete})
+                proposals = strategy.select(search.space, predictor, 4, X, [], exclude, [], search.ref_accuracy,
+                                            search.ref_macs, r)
                 times.append(time.perf_counter() - start)
                 rows = len(archs)
             print(f"  {kind:<8} pool of {pool_size:>5} architectures ({rows:>5} (architecture, budget) rows), q=4, "

@@ -11,9 +11,8 @@ import time
 
 import torch
 
-
-from aebnas.engine.outputs import ExitOutputs
-from aebnas.engine.thresholds import _Sweeper, evaluate_thresholds, tradeoff_curve, tune
+from aebnas.engine.evaluation.outputs import ExitOutputs
+from aebnas.engine.evaluation.thresholds import _Sweeper, evaluate_thresholds, tradeoff_curve, tune
 from aebnas.exceptions import UnreachableTargetError
 
 EXIT_ACCURACY = [0.6, 0.7, 0.8, 0.85, 0.9]

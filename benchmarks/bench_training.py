@@ -30,13 +30,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a check
 from _environment import print_environment  # noqa: E402  (benchmarks/, the script's folder)
 
 from aebnas.datasets import DatasetSplits, Split, load_dataset
-from aebnas.engine.candidate import CandidateResult, train_candidate
-from aebnas.engine.fast import FrozenBackbone
-from aebnas.engine.training import TrainConfig, train_joint
+from aebnas.engine.evaluation.backbone import FrozenBackbone
+from aebnas.engine.evaluation.candidate import CandidateResult, train_candidate
+from aebnas.engine.evaluation.training import TrainConfig, train_joint
 from aebnas.exceptions import UnreachableTargetError
 from aebnas.search_space import Architecture, ExitSpec, SearchSpace, build
 from aebnas.search_space.layers import PaperModule
-
 
 # ---------------------------------------------------------------------------------------------------------
 # (a) trainer throughput vs a bare loop
@@ -144,8 +143,7 @@ def budget_row(result: CandidateResult, budgets: list[float]) -> tuple[list[floa
     for budget in budgets:
         val.append(result.curve.accuracy_at(budget))
         try:
-            tuned = result.tune(budget)
-            test.append(tuned.apply(result.outputs.test, result.costs.paths, result.rule).accuracy)
+            test.append(result.tune(budget).test.accuracy)
         except UnreachableTargetError:
             test.append(math.nan)
     return val, test

@@ -59,7 +59,7 @@ def complete_trials(dataset: str) -> int:
     if not (pool_dir(dataset) / "store.sqlite").is_file():
         return 0
     sys.path.insert(0, str(ROOT))
-    from aebnas.engine.store import RunStore, TrialState
+    from aebnas.engine.search import RunStore, TrialState
 
     store = RunStore.open(pool_dir(dataset))
     try:

@@ -40,16 +40,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a check
 
 from _environment import print_environment  # noqa: E402  (benchmarks/, the script's folder)
 
+from aebnas import Search, TrialState
 from aebnas.datasets import load_dataset
-from aebnas.engine.front import FrontPoint, hypervolume, pareto_front
-from aebnas.engine.macs import count_macs, path_costs
-from aebnas.engine.outputs import CandidateOutputs
-from aebnas.engine.search import Search
-from aebnas.engine.store import TrialState
-from aebnas.engine.strategies import STRATEGIES
-from aebnas.engine.thresholds import tradeoff_curve
-from aebnas.engine.training import predict_logits, train_joint
+from aebnas.engine.evaluation.outputs import CandidateOutputs
+from aebnas.engine.evaluation.thresholds import tradeoff_curve
+from aebnas.engine.evaluation.training import predict_logits, train_joint
+from aebnas.engine.search.front import FrontPoint, hypervolume, pareto_front
+from aebnas.engine.search.strategies import STRATEGIES
 from aebnas.search_space import Architecture, ExitSpec, SearchSpace
+from aebnas.search_space.macs import count_macs, path_costs
 from aebnas.search_space.model import build_backbone
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -309,20 +308,18 @@ def summarise_run(run_dir: Path, checkpoints: list[int], budget: int) -> dict[st
     trace = [search.hypervolume(complete[:i + 1]) for i in range(len(complete))]
     out: dict[str, Any] = {"trials": len(complete), "budget": budget, "trace": trace, "target_macs": target,
                            "hv": {b: trace[min(b, len(trace)) - 1] for b in checkpoints if trace}}
-    if getattr(STRATEGIES.get(search.config.strategy), "thresholds", "fine") == "grid":
+    if search.config.strategy.curve_method == "grid":
         per_trial = [fine_curve_points(search, [trial]) for trial in complete]
         fine = [_hv(list(itertools.chain.from_iterable(per_trial[:b])), search) for b in range(1, len(complete) + 1)]
         out["fine_trace"] = fine
         out["fine_hv"] = {b: fine[min(b, len(fine)) - 1] for b in checkpoints if fine}
     confirmed = search.store.confirmed()
     if confirmed:
-        test_points = [FrontPoint(0, arch, m, a, ()) for arch, r in confirmed.items()
-                       for m, a in zip(r["test_curve"]["avg_macs"], r["test_curve"]["accuracy"])]
+        test_points = [FrontPoint(0, arch, m, a, ()) for arch, r in confirmed.items() for m, a in r.test_curve]
         out["test_hv"] = _hv(test_points, search)
-        best = max(confirmed.values(), key=lambda r: (r["val"]["accuracy"], -r["val"]["avg_macs"]))
-        out["confirmed"] = {"val_accuracy": best["val"]["accuracy"], "test_accuracy": best["test"]["accuracy"],
-                            "test_avg_macs": best["test"]["avg_macs"], "verified": best["verified"],
-                            "n": len(confirmed)}
+        best = max(confirmed.values(), key=lambda r: (r.val.accuracy, -r.val.avg_macs))
+        out["confirmed"] = {"val_accuracy": best.val.accuracy, "test_accuracy": best.test.accuracy,
+                            "test_avg_macs": best.test.avg_macs, "verified": best.verified, "n": len(confirmed)}
     timing = _timing(run_dir)
     out["timing"] = timing | {"train_seconds": sum(t.train_seconds or 0 for t in complete)}
     search.store.close()
