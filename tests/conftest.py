@@ -25,7 +25,7 @@ def digits_backbones(digits, tmp_path_factory):
     run_dir = tmp_path_factory.mktemp("backbone")
     search = Search(run_dir, data=digits, dataset="digits", backbone_epochs=BACKBONE_EPOCHS, device="cpu")
     search.backbone
-    search.store.close()
+    search.close()
     return run_dir / "backbones"
 
 

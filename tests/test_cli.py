@@ -29,33 +29,6 @@ def test_space_sample_prints_architectures_with_macs(capsys, tmp_path):
     assert code == 0 and str(rows[0]["path_macs"][-1]) in out
 
 
-@pytest.mark.parametrize(
-    "argv, message",
-    [
-        (["space", "sample", "--preset", "huge"], "allowed: paper, extended, edanas"),
-        (["space", "sample", "--dataset", "imagenet"], "unknown dataset 'imagenet'"),
-        (["macs", "missing.json"], "no such architecture file"),
-        (["report", "no-such-run"], "holds no aebnas run"),
-        (["tune", "no-such-dir", "--target-macs", "1M"], "not a trained-candidate directory"),
-        (["search", "--run-dir", "x", "--budget", "0"], "budget must be >= 1"),
-        (["search", "--run-dir", "x", "--target-macs", "lots"], "cannot read MACs 'lots'"),
-    ],
-)
-def test_bad_input_is_one_clear_line_and_exit_2(capsys, argv, message):
-    code, _, err = run(capsys, *argv)
-    assert code == 2 and one_line_error(err) and message in err
-
-
-def test_invalid_architecture_json(capsys, tmp_path):
-    bad = tmp_path / "bad.json"
-    bad.write_text("{oops")
-    code, _, err = run(capsys, "macs", str(bad))
-    assert code == 2 and "invalid architecture JSON" in err
-    bad.write_text(json.dumps({"backbone": "digits_cnn", "exits": [{"position": 9, "branch": []}]}))
-    code, _, err = run(capsys, "macs", str(bad))
-    assert code == 2 and "not offered by backbone" in err
-
-
 def test_train_then_tune_without_retraining(capsys, tmp_path):
     arch = tmp_path / "arch.json"
     arch.write_text(json.dumps({"backbone": "digits_cnn", "exits": [{"position": 2, "branch": [{"type": "conv"}]}]}))

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Callable, Sequence
 
 from aebnas.cli import _network, _search
-from aebnas.cli._common import parse_macs
+from aebnas.cli._common import ArgumentParser, parse_macs
 from aebnas.exceptions import AebnasError
 
 __all__ = ["COMMANDS", "build_parser", "main", "parse_macs"]
@@ -44,7 +44,7 @@ COMMANDS = {
 
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     """The parser, with the flags of ``command`` only (of every command when None)."""
-    parser = argparse.ArgumentParser(prog="aebnas", description="Hardware-aware NAS for early-exit networks.")
+    parser = ArgumentParser(prog="aebnas", description="Hardware-aware NAS for early-exit networks.")
     sub = parser.add_subparsers(dest="command", required=True)
     for name, spec in COMMANDS.items():
         p = sub.add_parser(name, help=spec.help, description=spec.help)
@@ -63,6 +63,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     # linear_operator (under BoTorch) and fvcore call torch.jit.script at import; not the user's concern
     warnings.filterwarnings("ignore", message="`torch.jit.script` is deprecated", category=FutureWarning)
+    args = None
     try:
         parser = build_parser(_command_in(argv))
         args = parser.parse_args(argv)
@@ -75,8 +76,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"aebnas: error: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("aebnas: interrupted", file=sys.stderr)
+        print(f"aebnas: interrupted; {_what_is_kept(args)}", file=sys.stderr)
         return 130
+
+
+def _what_is_kept(args: argparse.Namespace | None) -> str:
+    """What an interruption leaves, and how to go on (one line)."""
+    if args is not None and args.command == "search":
+        return f"every finished trial is stored in {args.run_dir}: rerun the same command to resume"
+    if args is not None and args.command == "train":
+        return "nothing was saved to --out (a trained backbone stays cached): rerun the same command"
+    return "nothing was changed"
 
 
 if __name__ == "__main__":

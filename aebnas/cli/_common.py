@@ -4,24 +4,86 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import re
-from typing import Sequence
+from pathlib import Path
+from typing import Callable, NoReturn, Sequence
 
+from aebnas.checks import SEED_MAX, check_float, check_int
 from aebnas.device import DEVICE_CHOICES
 from aebnas.exceptions import AebnasError
 
 
+MACS_FORMS = "e.g. 20M, 150k, 3e6, 250000 or 60% (of the full path)"
+_MACS = re.compile(r"\s*((?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)\s*([kKmMgG%]?)\s*")
+
+
 def parse_macs(text: str, full_cost: float | None = None) -> float:
-    """``1.5M``, ``200k``, ``3e6`` or (given the full path cost) ``60%`` -> a number of MACs."""
-    match = re.fullmatch(r"\s*([0-9.eE+-]+)\s*([kKmMgG%]?)\s*", str(text))
-    if not match:
-        raise AebnasError(f"cannot read MACs {text!r}; use e.g. 17M, 250k, 3e6 or 60% (of the full path)")
-    value, unit = float(match.group(1)), match.group(2).lower()
+    """``1.5M``, ``200k``, ``3e6`` or (given the full path cost) ``60%`` -> a positive number of MACs."""
+    match = _MACS.fullmatch(str(text))
+    value = float(match.group(1)) if match else math.nan
+    if not match or not math.isfinite(value) or value <= 0:
+        raise AebnasError(f"cannot read MACs {text!r} as a positive finite amount; use {MACS_FORMS}")
+    unit = match.group(2).lower()
     if unit == "%":
+        if value > 100:
+            raise AebnasError(f"a relative target must be at most 100% of the full path; got {text!r}")
         if full_cost is None:
-            raise AebnasError(f"a relative target {text!r} needs a network to be relative to")
+            raise AebnasError(f"a relative target {text!r} needs a network to be relative to; give MACs, e.g. 20M")
         return value / 100 * full_cost
     return value * {"": 1, "k": 1e3, "m": 1e6, "g": 1e9}[unit]
+
+
+def macs_arg(relative: bool = True) -> Callable[[str], str]:
+    """An argparse type that checks a MACs value's syntax when parsing (a percentage only if ``relative``)
+    and keeps the text, read later with :func:`parse_macs`."""
+    def check(text: str) -> str:
+        try:
+            parse_macs(text, 1.0 if relative else None)
+        except AebnasError as err:
+            raise argparse.ArgumentTypeError(str(err)) from None
+        return text
+    return check
+
+
+def int_arg(low: int, high: int | None = None) -> Callable[[str], int]:
+    """An argparse type: an integer in ``low..high``."""
+    def parse(text: str) -> int:
+        try:
+            return check_int("", int(text), low, high)
+        except (ValueError, AebnasError):
+            allowed = f">= {low}" if high is None else f"in {low}..{high}"
+            raise argparse.ArgumentTypeError(f"must be an integer {allowed}; got {text!r}") from None
+    return parse
+
+
+def float_arg(low: float | None = None, high: float | None = None, low_open: bool = False,
+              high_open: bool = False) -> Callable[[str], float]:
+    """An argparse type: a finite number within the bounds (``*_open``: the bound excluded)."""
+    def parse(text: str) -> float:
+        try:
+            return check_float("", float(text), low, high, low_open, high_open)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be a number; got {text!r}") from None
+        except AebnasError as err:
+            raise argparse.ArgumentTypeError(str(err).strip()) from None
+    return parse
+
+
+SEED = int_arg(0, SEED_MAX)
+POSITIVE = int_arg(1)
+
+
+class UsageError(AebnasError):
+    """A command line that does not parse."""
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse that reports a usage error as one line (the command, what is wrong, where help is)
+    instead of printing the whole usage and exiting."""
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"{self.prog}: {message} (see `{self.prog} --help`)")
 
 
 def print_table(rows: Sequence[Sequence], header: Sequence[str]) -> None:
@@ -53,8 +115,8 @@ def add_dataset_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dataset", default="digits", help=f"one of: {', '.join(list_datasets())}")
     parser.add_argument("--data-dir", default=None, help="folder with an existing copy of the dataset files")
     parser.add_argument("--download", action="store_true", help="download missing dataset files (needs internet)")
-    parser.add_argument("--val-size", type=int, default=None, help="validation samples carved from train")
-    parser.add_argument("--max-train", type=int, default=None, help="subsample the train split (quick runs)")
+    parser.add_argument("--val-size", type=POSITIVE, default=None, help="validation samples carved from train")
+    parser.add_argument("--max-train", type=POSITIVE, default=None, help="subsample the train split (quick runs)")
 
 
 def add_device_arg(parser: argparse.ArgumentParser, help: str | None = None) -> None:
@@ -65,6 +127,13 @@ def add_rule_arg(parser: argparse.ArgumentParser, default: str = "margin") -> No
     from aebnas.exit_rules import EXIT_RULES  # noqa: PLC0415
 
     parser.add_argument("--rule", default=default, help=f"exit rule: {', '.join(EXIT_RULES.names())}")
+
+
+def check_data_dir(path: str | None) -> None:
+    """Refuses a ``--data-dir`` that is not an existing directory."""
+    if path is not None and not Path(path).is_dir():
+        raise AebnasError(f"--data-dir {path} {'is a file, not' if Path(path).exists() else 'is not'} an existing "
+                          "directory; give the folder that holds the dataset files (or leave it out for the default)")
 
 
 def dataset_info(name: str):

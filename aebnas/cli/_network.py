@@ -6,8 +6,8 @@ import argparse
 import json
 from pathlib import Path
 
-from aebnas.cli._common import (add_dataset_args, add_device_arg, add_rule_arg, dataset_info, parse_macs,
-                                print_table)
+from aebnas.cli._common import (POSITIVE, SEED, add_dataset_args, add_device_arg, add_rule_arg, check_data_dir,
+                                dataset_info, float_arg, macs_arg, parse_macs, print_table)
 
 
 def add_datasets_args(p: argparse.ArgumentParser) -> None:
@@ -17,6 +17,7 @@ def add_datasets_args(p: argparse.ArgumentParser) -> None:
 def run_datasets(args) -> int:
     from aebnas.datasets import DATASETS, dataset_available
 
+    check_data_dir(args.data_dir)
     rows = []
     for name in DATASETS:
         info = DATASETS.get(name).info
@@ -31,11 +32,11 @@ def add_space_args(p: argparse.ArgumentParser) -> None:
 
     p.add_argument("action", choices=["sample"])
     p.add_argument("--preset", default="extended", help=f"one of: {', '.join(list_presets())}")
-    p.add_argument("-n", type=int, default=3)
+    p.add_argument("-n", type=POSITIVE, default=3, help="architectures to sample")
     p.add_argument("--dataset", default="digits")
     p.add_argument("--backbone", default=None, help=f"one of: {', '.join(list_backbones())}")
-    p.add_argument("--max-exits", type=int, default=4)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--max-exits", type=POSITIVE, default=4)
+    p.add_argument("--seed", type=SEED, default=0)
 
 
 def run_space(args) -> int:
@@ -70,12 +71,12 @@ def run_macs(args) -> int:
 
 
 def _train_args(p: argparse.ArgumentParser, epochs: int) -> None:
-    p.add_argument("--epochs", type=int, default=epochs)
-    p.add_argument("--batch-size", type=int, default=128)
-    p.add_argument("--lr", type=float, default=0.05)
-    p.add_argument("--label-smoothing", type=float, default=0.0)
-    p.add_argument("--distill", type=float, default=0.0, help="self-distillation weight (0 = off)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--epochs", type=POSITIVE, default=epochs)
+    p.add_argument("--batch-size", type=POSITIVE, default=128)
+    p.add_argument("--lr", type=float_arg(0, low_open=True), default=0.05)
+    p.add_argument("--label-smoothing", type=float_arg(0, 1, high_open=True), default=0.0)
+    p.add_argument("--distill", type=float_arg(0), default=0.0, help="self-distillation weight (0 = off)")
+    p.add_argument("--seed", type=SEED, default=0)
     add_device_arg(p)
     add_rule_arg(p)
 
@@ -85,9 +86,10 @@ def add_train_args(p: argparse.ArgumentParser) -> None:
     add_dataset_args(p)
     _train_args(p, epochs=10)
     p.add_argument("--mode", default="fast", choices=["fast", "joint"])
-    p.add_argument("--backbone-epochs", type=int, default=10, help="epochs of the frozen backbone (fast mode)")
+    p.add_argument("--backbone-epochs", type=POSITIVE, default=10, help="epochs of the frozen backbone (fast mode)")
     p.add_argument("--cache-dir", default=str(Path.home() / ".cache" / "aebnas" / "backbones"))
-    p.add_argument("--target-macs", default="60%", help="target average MACs: 17M, 250k, or 60%% of the full path")
+    p.add_argument("--target-macs", type=macs_arg(), default="60%",
+                   help="target average MACs: 17M, 250k, or 60%% of the full path")
     p.add_argument("--out", required=True, help="output directory")
 
 
@@ -113,22 +115,36 @@ def _report_candidate(summary, tuned, target: float) -> None:
 
 
 def run_train(args) -> int:
+    from aebnas.checks import check_output_dir
     from aebnas.datasets import load_dataset
     from aebnas.engine.evaluation import FrozenBackbone, save_candidate, train_candidate
     from aebnas.engine.search.plots import plot_tradeoff
-    from aebnas.search_space import Architecture, validate
+    from aebnas.exceptions import UnreachableTargetError
+    from aebnas.exit_rules import EXIT_RULES
+    from aebnas.search_space import Architecture, path_costs, validate
 
+    # every argument is checked before any data is loaded or anything trained or written
+    info = dataset_info(args.dataset)
     arch = Architecture.load(args.arch)
+    validate(arch, info.input_shape)
+    EXIT_RULES.get(args.rule)
+    check_data_dir(args.data_dir)
+    check_output_dir(args.out, "--out")
+    if args.mode == "fast":
+        check_output_dir(args.cache_dir, "--cache-dir")
+    paths = path_costs(arch, info.input_shape, info.num_classes).paths
+    target = parse_macs(args.target_macs, paths[-1])
+    if target < paths[0]:
+        raise UnreachableTargetError(f"target {target:,.0f} average MACs is below the cheapest exit path of {arch.id} "
+                                     f"({paths[0]:,} MACs); give a target of at least {paths[0]:,}")
+    config = _train_config(args)
     data = load_dataset(args.dataset, data_dir=args.data_dir, download=args.download, val_size=args.val_size,
                         seed=args.seed, max_train=args.max_train)
-    validate(arch, data.info.input_shape)
-    config = _train_config(args)
     backbone = None
     if args.mode == "fast":
         backbone = FrozenBackbone.prepare(data, arch.backbone, arch.backbone_options,
                                           _train_config(args, epochs=args.backbone_epochs), cache_dir=args.cache_dir)
     result = train_candidate(arch, data, config, args.mode, backbone, args.rule)
-    target = parse_macs(args.target_macs, result.costs.paths[-1])
     tuned = result.tune(target)
     out = save_candidate(result, args.out, {"target_macs": target, "tuned": tuned.to_dict(),
                                             "dataset": data.info.to_dict(), "train": config.to_dict()})
@@ -142,7 +158,7 @@ def run_train(args) -> int:
 
 def add_tune_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("dir", help="directory written by `aebnas train --out`")
-    p.add_argument("--target-macs", required=True)
+    p.add_argument("--target-macs", type=macs_arg(), required=True, help="e.g. 150k or 60%% of the full path")
     p.add_argument("--method", default="fine", choices=["fine", "grid"])
     p.add_argument("--scoring", default="constraint", choices=["constraint", "paper"])
 

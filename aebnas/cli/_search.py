@@ -5,8 +5,10 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 
-from aebnas.cli._common import add_dataset_args, add_device_arg, add_rule_arg, key_values, parse_macs, print_table
+from aebnas.cli._common import (POSITIVE, SEED, add_dataset_args, add_device_arg, add_rule_arg, check_data_dir,
+                                float_arg, int_arg, key_values, macs_arg, parse_macs, print_table)
 from aebnas.exceptions import AebnasError
 
 #: flags that are settings of the ``bo`` strategy (None: not given, the strategy's default holds)
@@ -24,9 +26,9 @@ def add_search_args(p: argparse.ArgumentParser) -> None:
     add_dataset_args(p)
     p.add_argument("--run-dir", required=True, help="run directory (store, trials, report); rerun to resume")
     p.add_argument("--new", action="store_true", help="start afresh even if --run-dir holds another run")
-    p.add_argument("--budget", type=int, default=d.budget, help="trained candidates (the predictor budget)")
-    p.add_argument("--batch-size", type=int, default=d.batch_size, help="candidates proposed per round (q)")
-    p.add_argument("--n-init", type=int, default=None, help="initial design size (default: half the budget)")
+    p.add_argument("--budget", type=POSITIVE, default=d.budget, help="trained candidates (the predictor budget)")
+    p.add_argument("--batch-size", type=POSITIVE, default=d.batch_size, help="candidates proposed per round (q)")
+    p.add_argument("--n-init", type=int_arg(2), default=None, help="initial design size (default: half the budget)")
     p.add_argument("--strategy", default=d.strategy.name, choices=list_strategies())
     p.add_argument("--strategy-option", action="append", metavar="KEY=VALUE",
                    help="a setting of the strategy, e.g. population_size=32 for nsga2 or paper (repeatable)")
@@ -35,28 +37,28 @@ def add_search_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--acquisition", default=None, choices=ACQUISITIONS.names(),
                    help=f"acquisition of --strategy bo (default {bo.acquisition})")
     p.add_argument("--mode", default=d.mode, choices=["fast", "joint"])
-    p.add_argument("--epochs", type=int, default=d.epochs, help="epochs per candidate")
-    p.add_argument("--backbone-epochs", type=int, default=d.backbone_epochs)
-    p.add_argument("--train-batch-size", type=int, default=d.train_batch_size)
-    p.add_argument("--lr", type=float, default=d.lr)
-    p.add_argument("--target-macs", default=None, help="target average MACs, e.g. 17M or 150k")
-    p.add_argument("--min-accuracy", type=float, default=None,
+    p.add_argument("--epochs", type=POSITIVE, default=d.epochs, help="epochs per candidate")
+    p.add_argument("--backbone-epochs", type=POSITIVE, default=d.backbone_epochs)
+    p.add_argument("--train-batch-size", type=POSITIVE, default=d.train_batch_size)
+    p.add_argument("--lr", type=float_arg(0, low_open=True), default=d.lr)
+    p.add_argument("--target-macs", type=macs_arg(relative=False), default=None, help="target average MACs, e.g. 17M or 150k")
+    p.add_argument("--min-accuracy", type=float_arg(0, 1, high_open=True), default=None,
                    help="constraint on predicted accuracy, in [0, 1) (--strategy bo)")
-    p.add_argument("--pool-size", type=int, default=None,
+    p.add_argument("--pool-size", type=POSITIVE, default=None,
                    help=f"random architectures per acquisition pool (--strategy bo; default {bo.pool_size})")
     add_rule_arg(p, d.rule)
     p.add_argument("--backbone", default=None, help=f"one of: {', '.join(list_backbones())} (default: by input size)")
     p.add_argument("--backbone-option", action="append", metavar="KEY=VALUE", help="e.g. depth=1 (repeatable)")
-    p.add_argument("--max-exits", type=int, default=d.max_exits)
-    p.add_argument("--seed", type=int, default=d.seed)
-    p.add_argument("--confirm-top", type=int, default=d.confirm_top, help="candidates confirmed by joint fine-tuning")
-    p.add_argument("--confirm-epochs", type=int, default=d.confirm_epochs)
+    p.add_argument("--max-exits", type=POSITIVE, default=d.max_exits)
+    p.add_argument("--seed", type=SEED, default=d.seed)
+    p.add_argument("--confirm-top", type=int_arg(0), default=d.confirm_top, help="candidates confirmed by joint fine-tuning")
+    p.add_argument("--confirm-epochs", type=POSITIVE, default=d.confirm_epochs)
     p.add_argument("--warm-start-predictor", default=None, help="predictor file fitted on another dataset")
     add_device_arg(p, help="auto: CUDA if available (process and dask workers: the CPU unless set)")
     p.add_argument("--executor", default="local", choices=list_executors(),
                    help="where candidates train: local (this process, whole batches), process (a pool of local "
                         "processes), dask (a Dask cluster: --scheduler ADDRESS, or a LocalCluster of --workers)")
-    p.add_argument("--workers", type=int, default=None,
+    p.add_argument("--workers", type=POSITIVE, default=None,
                    help="worker processes of the process pool or the dask LocalCluster (default: the cores)")
     p.add_argument("--scheduler", default=None, metavar="ADDRESS",
                    help="address of a running Dask scheduler, e.g. tcp://10.0.0.5:8786 (--executor dask)")
@@ -78,6 +80,7 @@ def run_search(args) -> int:
     from aebnas.engine.search import Search, SearchConfig
     from aebnas.engine.search.report import format_report, write_report
 
+    check_data_dir(args.data_dir)
     config = SearchConfig(
         dataset=args.dataset, space=args.space, budget=args.budget, batch_size=args.batch_size, n_init=args.n_init,
         strategy=_strategy(args), predictor=args.predictor, mode=args.mode, epochs=args.epochs,
@@ -87,19 +90,15 @@ def run_search(args) -> int:
         val_size=args.val_size, max_train=args.max_train, seed=args.seed, confirm_top=args.confirm_top,
         confirm_epochs=args.confirm_epochs, warm_start_predictor=args.warm_start_predictor, device=args.device,
     )
-    with create_executor(args.executor, workers=args.workers, scheduler=args.scheduler) as executor:
-        search = Search(args.run_dir, config=config, data_dir=args.data_dir, download=args.download, new=args.new,
-                        progress=not args.quiet)
-        done = len(search.trials())
-        print(f"search in {search.run_dir} ({done} trials stored; budget {args.budget})"
+    executor = create_executor(args.executor, workers=args.workers, scheduler=args.scheduler)
+    search = Search(args.run_dir, config=config, data_dir=args.data_dir, download=args.download, new=args.new,
+                    progress=not args.quiet)
+    with search, executor:
+        search.owner.claim()  # a second search on this run directory is refused from here on
+        print(f"search in {search.run_dir} ({len(search.trials())} trials stored; budget {args.budget})"
               + ("" if args.executor == "local" else f" on {args.executor} workers"), file=sys.stderr)
-        try:
-            search.run(executor=executor)
-        except KeyboardInterrupt:
-            print(f"\ninterrupted: every finished trial is stored in {search.run_dir}; rerun the same command to "
-                  "resume", file=sys.stderr)
-            return 130
-    report, out = write_report(search)
+        search.run(executor=executor)  # Ctrl-C: main() says what is kept and how to resume
+        report, out = write_report(search)
     print(format_report(report))
     print(f"\nreport: {out}/ (report.json, front.csv, trials.csv, front.png, hypervolume.png, predicted_vs_measured.png)")
     return 0
@@ -112,9 +111,12 @@ def add_report_args(p: argparse.ArgumentParser) -> None:
 
 
 def run_report(args) -> int:
+    from aebnas.checks import check_output_dir
     from aebnas.engine.search import Search
     from aebnas.engine.search.report import format_report, write_report
 
+    if args.out is not None:
+        check_output_dir(args.out, "report --out")
     report, out = write_report(Search.open(args.run_dir, data_dir=args.data_dir), args.out)
     print(format_report(report))
     print(f"\nreport: {out}/")
@@ -130,7 +132,7 @@ def add_predictors_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--kind", default="xgboost", choices=list_predictors())
     p.add_argument("--out", help="where to save the fitted predictor (fit)")
     p.add_argument("--warm-start", default=None, help="predictor fitted on another dataset (fit, evaluate)")
-    p.add_argument("--folds", type=int, default=5)
+    p.add_argument("--folds", type=int_arg(2), default=5)
 
 
 def check_predictors_args(args) -> str | None:
@@ -143,6 +145,7 @@ def check_predictors_args(args) -> str | None:
 
 
 def run_predictors(args) -> int:
+    from aebnas.checks import check_output_dir
     from aebnas.engine.search import Search, TrialState
     from aebnas.engine.search.surrogate import load_warm_start
     from aebnas.predictors import cross_validate, load_predictor
@@ -152,6 +155,10 @@ def run_predictors(args) -> int:
         print(json.dumps({"kind": predictor.kind, "params": predictor.get_params(), "metadata": predictor.metadata},
                          indent=2, default=str))
         return 0
+    if args.action == "fit":
+        if Path(args.out).is_dir():
+            raise AebnasError(f"--out {args.out} is a directory; give the predictor file's path, e.g. {args.out}/xgboost.json")
+        check_output_dir(Path(args.out).parent, "the folder of --out")
     search = Search.open(args.run)
     complete = search.trials(TrialState.COMPLETE)
     if len(complete) < 5:

@@ -38,7 +38,13 @@ class ExitSpec:
         unknown = sorted(set(data) - {"position", "branch"})
         if unknown:
             raise InvalidArchitectureError(f"exit: unknown key(s) {', '.join(unknown)}; allowed: position, branch")
-        return cls(int(data["position"]), tuple(LayerSpec.from_dict(d) for d in data.get("branch", [])))
+        position, branch = data["position"], data.get("branch", [])
+        if isinstance(position, bool) or not isinstance(position, int):
+            raise InvalidArchitectureError(
+                f"exit position must be an integer (the backbone stage the exit follows, e.g. 1); got {position!r}")
+        if not isinstance(branch, list):
+            raise InvalidArchitectureError(f"exit branch must be a list of layers (or []); got {branch!r}")
+        return cls(position, tuple(LayerSpec.from_dict(d) for d in branch))
 
 
 @dataclass(frozen=True)
@@ -77,8 +83,11 @@ class Architecture:
             raise InvalidArchitectureError(
                 f"architecture: unknown key(s) {', '.join(unknown)}; allowed: backbone, backbone_options, exits"
             )
+        if not isinstance(data["backbone"], str):
+            raise InvalidArchitectureError(
+                f"architecture: 'backbone' must be a name ({', '.join(BACKBONES.names())}); got {data['backbone']!r}")
         if not isinstance(data["exits"], list):
-            raise InvalidArchitectureError("architecture: 'exits' must be a list")
+            raise InvalidArchitectureError(f"architecture: 'exits' must be a list of exits; got {data['exits']!r}")
         return cls(data["backbone"], tuple(ExitSpec.from_dict(e) for e in data["exits"]), data.get("backbone_options") or {})
 
     def to_json(self, indent: int | None = None) -> str:
@@ -97,7 +106,11 @@ class Architecture:
         path = Path(path)
         if not path.is_file():
             raise InvalidArchitectureError(f"no such architecture file: {path}")
-        return cls.from_json(path.read_text())
+        try:
+            text = path.read_text(encoding="utf-8")
+        except UnicodeDecodeError:
+            raise InvalidArchitectureError(f"{path} is not a UTF-8 text file; an architecture is JSON text") from None
+        return cls.from_json(text)
 
     @property
     def id(self) -> str:

@@ -13,6 +13,7 @@ from torchvision.models.mobilenetv3 import InvertedResidual, InvertedResidualCon
 from torchvision.models.resnet import BasicBlock
 from torchvision.ops import Conv2dNormActivation
 
+from aebnas.checks import is_choice
 from aebnas.exceptions import InvalidArchitectureError
 from aebnas.registry import Registry
 
@@ -37,21 +38,29 @@ class Backbone:
     @classmethod
     def canonical_options(cls, options: dict[str, Any] | None) -> dict[str, Any]:
         """Options with defaults filled in, validated; lists become tuples."""
+        if options is not None and not isinstance(options, dict):
+            raise InvalidArchitectureError(
+                f"backbone {cls.name!r}: options must be an object of option: value; got {options!r}")
         merged = dict(cls.options)
         for key, value in (options or {}).items():
             if key not in cls.options:
                 raise InvalidArchitectureError(
                     f"backbone {cls.name!r}: unknown option {key!r}; allowed: {', '.join(cls.options)}"
                 )
+            default = cls.options[key]
+            if isinstance(default, tuple) != isinstance(value, (list, tuple)):
+                shape = f"a list of {len(default)} values" if isinstance(default, tuple) else "a single value"
+                raise InvalidArchitectureError(f"backbone {cls.name!r}: {key} must be {shape}; got {value!r}")
             merged[key] = tuple(value) if isinstance(value, (list, tuple)) else value
         for key, value in merged.items():
             values = value if isinstance(value, tuple) else (value,)
-            bad = [v for v in values if v not in cls.choices[key] or isinstance(v, bool)]
-            if bad:
+            if not all(is_choice(v, cls.choices[key]) for v in values):
                 raise InvalidArchitectureError(
                     f"backbone {cls.name!r}: {key}={value!r} is not allowed; allowed values: "
                     f"{', '.join(map(repr, cls.choices[key]))}"
                 )
+            if isinstance(cls.choices[key][0], float):  # canonical: width 1 and 1.0 give the same hash
+                merged[key] = tuple(map(float, value)) if isinstance(value, tuple) else float(value)
         cls.check_options(merged)
         return merged
 

@@ -14,6 +14,7 @@ from typing import Any, ClassVar
 from torch import nn
 from torchvision.ops import Conv2dNormActivation
 
+from aebnas.checks import is_choice
 from aebnas.exceptions import InvalidArchitectureError
 from aebnas.registry import Registry
 
@@ -32,7 +33,7 @@ class LayerSpec:
         for field in dataclasses.fields(self):
             value = getattr(self, field.name)
             allowed = self.choices[field.name]
-            if value not in allowed or isinstance(value, bool) != isinstance(allowed[0], bool):
+            if not is_choice(value, allowed):
                 raise InvalidArchitectureError(
                     f"layer {self.type!r}: {field.name}={value!r} is not allowed; "
                     f"allowed: {', '.join(map(repr, allowed))}"
@@ -53,8 +54,9 @@ class LayerSpec:
 
     @staticmethod
     def from_dict(data: dict[str, Any]) -> "LayerSpec":
-        if not isinstance(data, dict) or "type" not in data:
-            raise InvalidArchitectureError(f"a layer must be an object with a 'type'; got {data!r}")
+        if not isinstance(data, dict) or not isinstance(data.get("type"), str):
+            raise InvalidArchitectureError(
+                f"a layer must be an object with a 'type' string (one of {', '.join(LAYER_TYPES.names())}); got {data!r}")
         options = dict(data)
         cls = LAYER_TYPES.get(options.pop("type"))
         allowed = [f.name for f in dataclasses.fields(cls)]

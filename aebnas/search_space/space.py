@@ -84,9 +84,12 @@ class SearchSpace:
                 f"backbone {self.backbone!r} needs inputs of at least {backbone_cls.min_input_size} pixels a side; "
                 f"got {self.input_shape[1]}x{self.input_shape[2]}"
             )
-        if max_exits < 1:
-            raise InvalidArchitectureError(f"max_exits must be >= 1; got {max_exits}")
         self.positions = backbone_cls.positions(self.backbone_options)
+        limit = max(DEFAULT_MAX_EXITS, len(self.positions))
+        if isinstance(max_exits, bool) or not isinstance(max_exits, int) or not 1 <= max_exits <= limit:
+            raise InvalidArchitectureError(
+                f"max exits must be an integer in 1..{limit} (backbone {self.backbone!r} offers "
+                f"{len(self.positions)} exit positions); got {max_exits!r}")
         self.max_exits = min(max_exits, len(self.positions))
         self.stage_shapes = stage_shapes(self.backbone, self.backbone_options, self.input_shape)
         self.layer_types = tuple(self.preset.layers)

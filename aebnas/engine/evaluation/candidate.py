@@ -167,7 +167,16 @@ class SavedCandidate:
         if missing:
             raise AebnasError(f"{out} is not a trained-candidate directory (missing {', '.join(missing)}); "
                               "create one with `aebnas train ... --out DIR`")
-        record = json.loads((out / "result.json").read_text())
-        costs = PathCosts(**{k: tuple(v) if isinstance(v, list) else v for k, v in record["costs"].items()})
-        return cls(Architecture.from_dict(record["arch"]), CandidateOutputs.load(out / "outputs.pt"), costs,
-                   CandidateSummary.from_dict(record["summary"]))
+        try:
+            record = json.loads((out / "result.json").read_text(encoding="utf-8"))
+            costs = PathCosts(**{k: tuple(v) if isinstance(v, list) else v for k, v in record["costs"].items()})
+            arch, summary = Architecture.from_dict(record["arch"]), CandidateSummary.from_dict(record["summary"])
+        except (ValueError, KeyError, TypeError, AttributeError) as err:  # JSONDecodeError is a ValueError
+            raise AebnasError(f"{out / 'result.json'} is not a result written by `aebnas train` ({type(err).__name__}: "
+                              f"{err}); train the candidate again with --out {out}") from None
+        try:
+            outputs = CandidateOutputs.load(out / "outputs.pt")
+        except Exception as err:  # noqa: BLE001  (torch.load raises many kinds on a damaged file)
+            raise AebnasError(f"{out / 'outputs.pt'} cannot be read ({type(err).__name__}); train the candidate "
+                              f"again with --out {out}") from None
+        return cls(arch, outputs, costs, summary)

@@ -14,6 +14,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
+from aebnas.checks import check_float, check_int, check_seed
 from aebnas.datasets import DatasetInfo, DatasetSplits, Split, augment_batch
 from aebnas.device import resolve_device
 from aebnas.engine.evaluation.outputs import CandidateOutputs, ExitOutputs
@@ -43,11 +44,12 @@ class TrainConfig:
     progress: bool = False
 
     def __post_init__(self) -> None:
-        checks = {"epochs": self.epochs >= 1, "batch_size": self.batch_size >= 1, "lr": self.lr > 0,
-                  "label_smoothing": 0 <= self.label_smoothing < 1, "distill": self.distill >= 0}
-        for name, ok in checks.items():
-            if not ok:
-                raise AebnasError(f"invalid training setting {name}={getattr(self, name)!r}")
+        check_int("training epochs", self.epochs, 1)
+        check_int("training batch size", self.batch_size, 1)
+        check_float("learning rate", self.lr, 0, low_open=True)
+        check_float("label smoothing", self.label_smoothing, 0, 1, high_open=True)
+        check_float("distillation weight", self.distill, 0)
+        check_seed(self.seed)
 
     def to_dict(self) -> dict:
         return {k: (list(v) if isinstance(v, tuple) else v) for k, v in self.__dict__.items()}

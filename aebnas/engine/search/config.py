@@ -7,6 +7,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
+from aebnas.checks import check_float, check_int, check_seed
 from aebnas.datasets import DATASETS
 from aebnas.device import check_device_name
 from aebnas.engine.evaluation import TrainConfig
@@ -80,16 +81,25 @@ class SearchConfig:
         EXIT_RULES.get(self.rule)
         check_mode(self.mode)
         check_device_name(self.device)
-        checks = [
-            (self.budget >= 1, f"budget must be >= 1 trained candidate; got {self.budget}"),
-            (self.batch_size >= 1, f"batch size must be >= 1; got {self.batch_size}"),
-            (self.n_init is None or self.n_init >= 2, f"n_init must be >= 2 (a predictor needs data); got {self.n_init}"),
-            (self.target_macs is None or self.target_macs > 0, f"target MACs must be positive; got {self.target_macs}"),
-            (self.confirm_top >= 0, f"confirm_top must be >= 0; got {self.confirm_top}"),
-        ]
-        for ok, message in checks:
-            if not ok:
-                raise AebnasError(message)
+        check_int("budget (trained candidates)", self.budget, 1)
+        check_int("batch size (proposals per round)", self.batch_size, 1, max(self.budget, 1))
+        if self.n_init is not None:
+            check_int("n_init (initial design; a predictor needs >= 2 trials)", self.n_init, 2)
+        check_int("epochs", self.epochs, 1)
+        check_int("backbone epochs", self.backbone_epochs, 1)
+        check_int("training batch size", self.train_batch_size, 1)
+        check_float("learning rate", self.lr, 0, low_open=True)
+        if self.target_macs is not None:
+            check_float("target MACs", self.target_macs, 0, low_open=True)
+        check_int("max exits", self.max_exits, 1)
+        for name, value in (("validation size", self.val_size), ("max train", self.max_train)):
+            if value is not None:
+                check_int(name, value, 1)
+        check_seed(self.seed)
+        check_int("confirm_top", self.confirm_top, 0)
+        check_int("confirmation epochs", self.confirm_epochs, 1)
+        check_float("confirmation learning rate", self.confirm_lr, 0, low_open=True)
+        check_int("retries", self.retries, 0)
 
     @classmethod
     def from_identity(cls, identity: dict[str, Any], **overrides: Any) -> "SearchConfig":

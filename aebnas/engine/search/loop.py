@@ -13,17 +13,41 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from aebnas.checks import check_output_dir
 from aebnas.datasets import DATASETS, DatasetSplits
-from aebnas.engine.evaluation import CURVES, CandidateOutputs, FrozenBackbone, TradeoffCurve
-from aebnas.engine.execution import Executor, LocalExecutor, TrialJob, TrialOutcome, TrialRunner
+from aebnas.engine.evaluation import (
+    CURVES,
+    CandidateOutputs,
+    FrozenBackbone,
+    TradeoffCurve,
+)
+from aebnas.engine.execution import (
+    Executor,
+    LocalExecutor,
+    TrialJob,
+    TrialOutcome,
+    TrialRunner,
+)
 from aebnas.engine.search.config import SearchConfig
 from aebnas.engine.search.confirm import confirm_trial, top_trials
-from aebnas.engine.search.front import FrontPoint, LabelledCurve, curve_points, hypervolume, pareto_front
-from aebnas.engine.search.records import ConfirmedCandidate, Trial, TrialMetrics, TrialState
+from aebnas.engine.search.front import (
+    FrontPoint,
+    LabelledCurve,
+    curve_points,
+    hypervolume,
+    pareto_front,
+)
+from aebnas.engine.search.owner import RunOwner
+from aebnas.engine.search.records import (
+    ConfirmedCandidate,
+    Trial,
+    TrialMetrics,
+    TrialState,
+)
 from aebnas.engine.search.store import STORE_FILE, RunStore
 from aebnas.engine.search.strategies import ProposalContext
 from aebnas.engine.search.surrogate import RunPredictors, load_warm_start
-from aebnas.exceptions import AebnasError
+from aebnas.exceptions import AebnasError, UnreachableTargetError
 from aebnas.predictors import Predictor
 from aebnas.search_space import build_backbone, count_macs, path_costs
 
@@ -53,15 +77,30 @@ class Search:
         elif settings:
             raise AebnasError("give a Search either a config or settings, not both")
         self.config = c = config
-        self.run_dir = Path(run_dir or f"runs/{c.dataset}-{c.space}-seed{c.seed}")
+        self.run_dir = check_output_dir(run_dir or f"runs/{c.dataset}-{c.space}-seed{c.seed}", "run directory")
         self.info = DATASETS.get(c.dataset).info
         self.space = c.make_space(self.info)
+        self._check_target()
         warm_source = load_warm_start(self.space, c.warm_start_predictor) if c.warm_start_predictor else None
-        self.store = RunStore.open(self.run_dir, c.identity(), new=new)
+        self.owner = RunOwner(self.run_dir)
+        if new or not (self.run_dir / STORE_FILE).exists():
+            self.owner.claim()  # creating or replacing the store is a write: only the run's owner may
+        self.store = RunStore.open(self.run_dir, c.identity(), new=new)  # only now, with every setting checked
         self.progress = progress
         self.runner = TrialRunner(c.trial_settings(self.space), self.run_dir, data_dir, download, data=data)
         self._data_dir, self._download = data_dir, download
         self.predictors = RunPredictors(self.space, c.dataset, c.predictor, c.seed, self.ref_macs, warm_source)
+
+    def _check_target(self) -> None:
+        """Refuses a target below what every exit path costs: the backbone up to the first exit position."""
+        target = self.config.target_macs
+        if target is None:
+            return
+        floor = sum(self.space.costs(self.space.sample(0)).stages[:self.space.positions[0]])
+        if target < floor:
+            raise UnreachableTargetError(
+                f"target {target:,.0f} average MACs is below the backbone's cost up to its first exit position "
+                f"({floor:,} MACs), which every exit path includes; give a target of at least {floor:,}")
 
     @classmethod
     def open(cls, run_dir: str | Path, **kwargs: Any) -> "Search":
@@ -74,6 +113,17 @@ class Search:
         if identity is None:
             raise AebnasError(f"{run_dir}/{STORE_FILE} holds no run config; start the run again with `aebnas search`")
         return cls(run_dir, config=SearchConfig.from_identity(identity), **kwargs)
+
+    def close(self) -> None:
+        """Closes the store and gives up ownership of the run directory (another process may then resume it)."""
+        self.store.close()
+        self.owner.release()
+
+    def __enter__(self) -> "Search":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
     # -- what the run is measured against -------------------------------------------------------
     @property
@@ -117,6 +167,7 @@ class Search:
         """Stores and returns ``n`` new pending trials from the strategy (the initial design first)."""
         if n < 1:
             raise AebnasError(f"ask needs n >= 1; got {n}")
+        self.owner.claim()
         trials = self.trials()
         complete = [t for t in trials if t.state == TrialState.COMPLETE]
         context = ProposalContext(
@@ -150,6 +201,7 @@ class Search:
     def _record(self, trial: Trial | int, outputs: CandidateOutputs | None, curve: TradeoffCurve | None,
                 error: str | None, train_seconds: float | None, costs=None, outputs_path: str | None = None,
                 checkpoint_path: str | None = None) -> Trial:
+        self.owner.claim()
         number = trial if isinstance(trial, int) else trial.number
         trial = self.store.trial(number)
         if trial.state == TrialState.COMPLETE:
@@ -174,6 +226,7 @@ class Search:
 
     def record(self, outcome: TrialOutcome) -> Trial:
         """Stores a finished job: outputs and weights under RUN_DIR/trials/N, the trial complete (or failed)."""
+        self.owner.claim()
         if outcome.error is not None:
             return self.store.fail(outcome.number, outcome.error)
         folder = self.run_dir / "trials" / str(outcome.number)
@@ -202,6 +255,7 @@ class Search:
         one frees up, the trials in flight being pending points of the acquisition. An executor passed
         in stays open (close it, or use ``with``)."""
         c = self.config
+        self.owner.claim()  # before anything is trained or written: a second search on this run is refused
         if c.mode == "fast":
             self.runner.backbone(self.progress)  # trained once, here, before any worker needs it
         own = executor is None
@@ -259,6 +313,7 @@ class Search:
         """Confirms the top ``k`` complete trials (:func:`aebnas.engine.search.confirm.confirm_trial`) that
         are not confirmed yet; returns every confirmed candidate by architecture id."""
         c = self.config
+        self.owner.claim()
         done = self.store.confirmed()
         top = top_trials(self.trials(TrialState.COMPLETE), k, c.target_macs, self.ref_macs, self.ref_accuracy)
         for trial in tqdm(top, desc="confirm", disable=not self.progress):

@@ -94,9 +94,15 @@ def format_report(report: dict[str, Any]) -> str:
         lines.append(f"{p['avg_macs']:>14,.0f} {100 * p['accuracy']:>7.2f}  {p['trial']:>5}  {p['arch_id']}")
     if report["confirmed"]:
         lines += ["", "confirmed (joint fine-tuning, thresholds tuned on validation):",
-                  f"{'architecture':>16} {'MACs budget':>12} {'val %':>7} {'test %':>7} {'test avg MACs':>14}  exit fractions (test)  verified"]
+                  f"{'architecture':>16} {'MACs budget':>12} {'val %':>7} {'test %':>7} {'test avg MACs':>14}  "
+                  f"{'over budget':<11}  exit fractions (test)  verified"]
         for arch_id, c in report["confirmed"].items():
             fractions = " ".join(f"{f:.2f}" for f in c["test"]["exit_fractions"])
+            over = f"yes {100 * (c['test']['avg_macs'] / c['macs_budget'] - 1):+.1f}%" if c["over_budget"] else "no"
             lines.append(f"{arch_id:>16} {c['macs_budget']:>12,.0f} {100 * c['val']['accuracy']:>7.2f} "
-                         f"{100 * c['test']['accuracy']:>7.2f} {c['test']['avg_macs']:>14,.0f}  {fractions:<21}  {c['verified']}")
+                         f"{100 * c['test']['accuracy']:>7.2f} {c['test']['avg_macs']:>14,.0f}  {over:<11}  "
+                         f"{fractions:<21}  {c['verified']}")
+        if any(c["over_budget"] for c in report["confirmed"].values()):
+            lines.append("over budget: on test the thresholds tuned on validation cost more on average than the "
+                         "MACs budget; choose a lower target for a margin")
     return "\n".join(lines)

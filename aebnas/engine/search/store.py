@@ -125,13 +125,19 @@ class RunStore:
             try:
                 row = db.execute("SELECT value FROM meta WHERE key = 'format'").fetchone()
                 version = db.execute("SELECT value FROM meta WHERE key = 'version'").fetchone()
+                damage = [line for r in db.execute("PRAGMA quick_check").fetchall() for line in r[0].splitlines()
+                          if line != "ok" and not line.startswith("***")]
             finally:
                 db.close()
         except sqlite3.DatabaseError as err:
-            raise StoreError(f"{path} is not a readable aebnas run store ({err}); it was left untouched") from None
+            raise StoreError(f"{path} is not a readable aebnas run store ({err}); it was left untouched: "
+                             "move it aside, or rerun with --new to start afresh (--new keeps it as an .old file)") from None
         if row is None or row[0] != STORE_FORMAT:
             raise StoreError(f"{path} is an SQLite file of another program, not an aebnas run store; it was left untouched")
-        if version is None or int(version[0]) != STORE_VERSION:
+        if damage:
+            raise StoreError(f"{path} is damaged (SQLite quick_check: {'; '.join(damage[:2])}); it was left untouched: move it "
+                             "aside, or rerun with --new to start afresh (--new keeps it as an .old file)")
+        if version is None or not str(version[0]).isdigit() or int(version[0]) != STORE_VERSION:
             raise StoreError(f"{path} has store version {version and version[0]}; this aebnas reads version {STORE_VERSION}")
 
     def close(self) -> None:

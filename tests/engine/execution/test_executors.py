@@ -87,7 +87,7 @@ def test_a_search_matches_the_local_executor_and_resumes(name, digits, digits_ba
         _same_results(search, local_run, {1, 2})
         # rerunning with a larger budget resumes: stored trials stay as they are, one more is trained
         before = {t.number: (t.state, t.finished) for t in trials}
-        search.store.close()
+        search.close()
         resumed = new_search(tmp_path / "run", digits, digits_backbones, budget=SMALL["budget"] + 1)
         resumed.run(executor=executor)
     after = resumed.trials()

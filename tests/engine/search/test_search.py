@@ -84,7 +84,7 @@ def test_interrupted_run_resumes_without_retraining(digits, digits_backbones, fi
         search.run(callback=stop_after_three)
     before = {t.number: t.finished for t in search.trials(TrialState.COMPLETE)}
     assert len(before) == 3
-    search.store.close()
+    search.close()
     resumed = Search(tmp_path, data=digits, **SMALL)
     resumed.run()
     after = resumed.trials(TrialState.COMPLETE)
@@ -102,7 +102,7 @@ def test_a_trial_left_running_by_a_crash_is_retried(digits, digits_backbones, tm
     search = Search(with_backbones(tmp_path, digits_backbones), data=digits, **{**SMALL, "budget": 2, "n_init": 2, "confirm_top": 0})
     trial = search.ask(1)[0]
     search.store.mark_running(trial.number)  # as if the process died while training it
-    search.store.close()
+    search.close()
     resumed = Search(tmp_path, data=digits, **{**SMALL, "budget": 2, "n_init": 2, "confirm_top": 0})
     resumed.run()
     retried = resumed.store.trial(trial.number)

@@ -55,7 +55,7 @@ def test_every_strategy_starts_from_random_searchs_own_first_candidates(digits, 
     for strategy in STRATEGIES.names():
         search = Search(tmp_path / strategy, data=digits, strategy=small(strategy), **TINY)
         first[strategy] = [(t.arch_id, t.macs_budget) for t in search.ask(TINY["n_init"])]
-        search.store.close()
+        search.close()
     assert len(set(map(tuple, first.values()))) == 1  # common random numbers: strategies differ only after
     assert len({arch for arch, _ in first["random"]}) == TINY["n_init"]
 
@@ -79,7 +79,7 @@ def test_api_search_and_an_interrupted_run_resumes_the_same(strategy, digits, di
     search = Search(with_backbones(tmp_path / "resumed", digits_backbones), data=digits, strategy=small(strategy), **TINY)
     with pytest.raises(KeyboardInterrupt):
         search.run(callback=stop_after_three)
-    search.store.close()
+    search.close()
     resumed = Search(tmp_path / "resumed", data=digits, strategy=small(strategy), **TINY)
     resumed.run()
     after = resumed.trials(TrialState.COMPLETE)

@@ -1,0 +1,186 @@
+"""The bad-input battery: every bad command line, file or setting a new user was seen to try ends through
+the real CLI entry point in exit status 2 and one line on stderr naming what is wrong (no traceback), and
+changes nothing on disk: the workspace's files and folders are the same, byte for byte, afterwards."""
+
+import hashlib
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from aebnas.cli import main
+from aebnas.engine.search import RunStore, SearchConfig
+from aebnas.search_space import SearchSpace
+
+GOOD_ARCH = {"backbone": "digits_cnn", "exits": [{"position": 1, "branch": [{"type": "conv", "kernel": 3}]}]}
+
+
+def _arch(**changes) -> dict:
+    arch = json.loads(json.dumps(GOOD_ARCH))
+    exit_spec = arch["exits"][0]
+    for key, value in changes.items():
+        if key in ("position", "branch"):
+            exit_spec[key] = value
+        elif key == "layer":
+            exit_spec["branch"] = [value]
+        else:
+            arch[key] = value
+    return arch
+
+
+ARCHS = {
+    "position_str": _arch(position="a"), "position_null": _arch(position=None), "position_list": _arch(position=[1]),
+    "position_dict": _arch(position={}), "position_float": _arch(position=1.0), "position_bool": _arch(position=True),
+    "kernel_float": _arch(layer={"type": "conv", "kernel": 3.0}), "type_list": _arch(layer={"type": ["conv"]}),
+    "branch_int": _arch(branch=3), "options_str": _arch(backbone_options="wide"),
+    "scalar_option_list": _arch(backbone_options={"width": [16]}), "exits_dict": _arch(exits={}),
+    "backbone_int": _arch(backbone=7),
+    "tuple_option_scalar": {"backbone": "mobilenetv3", "backbone_options": {"depths": 2},
+                            "exits": [{"position": 1, "branch": []}]},
+    "tuple_option_short": {"backbone": "mobilenetv3", "backbone_options": {"depths": [2, 2]},
+                           "exits": [{"position": 1, "branch": []}]},
+}
+
+
+def _store(run_dir: Path) -> None:
+    """A real run store of the default digits search holding enough trials to span many pages."""
+    config = SearchConfig(dataset="digits")
+    space = SearchSpace.for_dataset(type("Info", (), {"input_shape": (1, 8, 8), "num_classes": 10}), "extended")
+    store = RunStore.open(run_dir, config.identity())
+    for arch in space.sample_many(200, 0):
+        store.add_trial(arch, "init", 0)
+    store.close()
+
+
+def _damage(run_dir: Path, fraction: float) -> None:
+    """Overwrites the whole SQLite page at ``fraction`` of the store file with garbage."""
+    path = run_dir / "store.sqlite"
+    data = bytearray(path.read_bytes())
+    start = int(len(data) * fraction) // 4096 * 4096
+    data[start:start + 4096] = b"\x55" * 4096
+    path.write_bytes(bytes(data))
+
+
+@pytest.fixture(scope="module")
+def ws(tmp_path_factory):
+    """The workspace every bad command line refers to."""
+    ws = tmp_path_factory.mktemp("ws")
+    (ws / "good.json").write_text(json.dumps(GOOD_ARCH))
+    for name, arch in ARCHS.items():
+        (ws / f"{name}.json").write_text(json.dumps(arch))
+    (ws / "not_json.json").write_text("{oops")
+    (ws / "position_9.json").write_text(json.dumps(_arch(position=9)))
+    (ws / "binary.json").write_bytes(bytes(range(128, 256)) * 4)
+    (ws / "a_file").write_text("not a directory\n")
+    _store(ws / "run_ok")
+    for fraction in (0.10, 0.16):
+        shutil.copytree(ws / "run_ok", ws / f"run_bad{int(100 * fraction)}")
+        _damage(ws / f"run_bad{int(100 * fraction)}", fraction)
+    (ws / "cand").mkdir()
+    (ws / "cand" / "result.json").write_text("{not json")
+    (ws / "cand" / "outputs.pt").write_bytes(b"junk")
+    return ws
+
+
+def _snapshot(root: Path) -> dict[str, str]:
+    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest() if p.is_file() else "dir"
+            for p in sorted(root.rglob("*"))}
+
+
+TRAIN = ["train", "{ws}/good.json", "--cache-dir", "{ws}/cache", "--out", "{ws}/out"]
+SEARCH = ["search", "--run-dir", "{ws}/run"]
+
+CASES = [
+    # architecture JSON with wrong types (aebnas macs FILE)
+    *[(["macs", f"{{ws}}/{name}.json"], "exit position must be an integer")
+      for name in ("position_str", "position_null", "position_list", "position_dict", "position_float",
+                   "position_bool")],
+    (["macs", "{ws}/kernel_float.json"], "kernel=3.0 is not allowed"),
+    (["macs", "{ws}/type_list.json"], "a layer must be an object with a 'type' string"),
+    (["macs", "{ws}/branch_int.json"], "exit branch must be a list of layers"),
+    (["macs", "{ws}/options_str.json"], "options must be an object"),
+    (["macs", "{ws}/scalar_option_list.json"], "width must be a single value"),
+    (["macs", "{ws}/exits_dict.json"], "'exits' must be a list"),
+    (["macs", "{ws}/backbone_int.json"], "'backbone' must be a name"),
+    (["macs", "{ws}/tuple_option_scalar.json", "--dataset", "cifar10"], "depths must be a list of 5 values"),
+    (["macs", "{ws}/tuple_option_short.json", "--dataset", "cifar10"], "depths"),
+    (["macs", "{ws}/binary.json"], "not a UTF-8 text file"),
+    (["macs", "{ws}/not_json.json"], "invalid architecture JSON"),
+    (["macs", "{ws}/position_9.json"], "exit position(s) [9] not offered by backbone 'digits_cnn'"),
+    (["macs", "{ws}/missing.json"], "no such architecture file"),
+    (["macs", "{ws}/good.json", "--dataset", "imagenet"], "unknown dataset 'imagenet'"),
+    # seeds
+    (["space", "sample", "--seed", "-1"], "--seed: must be an integer in 0..4294967295"),
+    ([*TRAIN, "--seed", "-1"], "--seed: must be an integer in 0..4294967295"),
+    ([*SEARCH, "--seed", "99999999999999999999999"], "--seed: must be an integer in 0..4294967295"),
+    # MACs values
+    ([*TRAIN, "--target-macs", "150%"], "at most 100%"),
+    ([*TRAIN, "--target-macs", "1e999"], "cannot read MACs '1e999'"),
+    ([*TRAIN, "--target-macs", "1"], "below the cheapest exit path"),
+    ([*SEARCH, "--target-macs", "e"], "cannot read MACs 'e'"),
+    ([*SEARCH, "--target-macs", "."], "cannot read MACs '.'"),
+    ([*SEARCH, "--target-macs", "1e999"], "cannot read MACs '1e999'"),
+    ([*SEARCH, "--target-macs", "lots"], "use e.g. 20M, 150k"),
+    ([*SEARCH, "--target-macs", "60%"], "needs a network to be relative to"),
+    ([*SEARCH, "--target-macs", "1"], "below the backbone's cost up to its first exit position"),
+    (["tune", "{ws}/cand", "--target-macs", "1x"], "cannot read MACs '1x'"),
+    # output and run directories that are a file, below a file, or not creatable
+    (["train", "{ws}/good.json", "--cache-dir", "{ws}/cache", "--out", "{ws}/a_file"], "is an existing file"),
+    (["train", "{ws}/good.json", "--cache-dir", "{ws}/cache", "--out", "{ws}/a_file/sub"], "a_file is a file"),
+    (["train", "{ws}/good.json", "--cache-dir", "{ws}/cache", "--out", "/proc/aebnas-out"], "cannot be created"),
+    (["search", "--run-dir", "{ws}/a_file"], "is an existing file"),
+    (["search", "--run-dir", "{ws}/a_file/sub"], "a_file is a file"),
+    (["search", "--run-dir", "/proc/aebnas-run"], "cannot be created"),
+    (["report", "{ws}/run_ok", "--out", "{ws}/a_file"], "is an existing file"),
+    (["report", "{ws}/run_ok", "--out", "{ws}/a_file/sub"], "a_file is a file"),
+    (["report", "{ws}/run_ok", "--out", "/proc/aebnas-report"], "cannot be created"),
+    (["predictors", "fit", "--run", "{ws}/run_ok", "--out", "{ws}/run_ok"], "is a directory"),
+    (["report", "{ws}/no-such-run"], "holds no aebnas run"),
+    # damaged stores: refused before anything is written, with the way out
+    (["search", "--run-dir", "{ws}/run_bad10"], "--new"),
+    (["search", "--run-dir", "{ws}/run_bad16"], "--new"),
+    (["report", "{ws}/run_bad10"], "--new"),
+    (["predictors", "fit", "--run", "{ws}/run_bad16", "--out", "{ws}/p.json"], "--new"),
+    # trained-candidate directories
+    (["tune", "{ws}/cand", "--target-macs", "1M"], "is not a result written by `aebnas train`"),
+    (["tune", "{ws}/no-such-dir", "--target-macs", "1M"], "not a trained-candidate directory"),
+    # values that were accepted silently
+    (["space", "sample", "-n", "0"], "-n: must be an integer >= 1"),
+    (["space", "sample", "-n", "-3"], "-n: must be an integer >= 1"),
+    (["space", "sample", "--max-exits", "100"], "max exits must be an integer in 1..4"),
+    (["space", "sample", "--preset", "huge"], "allowed: paper, extended, edanas"),
+    ([*SEARCH, "--max-exits", "100"], "max exits must be an integer in 1..4"),
+    ([*SEARCH, "--backbone-epochs", "0"], "--backbone-epochs: must be an integer >= 1"),
+    ([*SEARCH, "--pool-size", "0"], "--pool-size: must be an integer >= 1"),
+    ([*SEARCH, "--pool-size", "-5"], "--pool-size: must be an integer >= 1"),
+    ([*SEARCH, "--confirm-epochs", "0"], "--confirm-epochs: must be an integer >= 1"),
+    ([*SEARCH, "--batch-size", "1000000000"], "batch size (proposals per round) must be an integer in 1..20"),
+    ([*SEARCH, "--budget", "0"], "--budget: must be an integer >= 1"),
+    ([*SEARCH, "--epochs", "0"], "--epochs: must be an integer >= 1"),
+    ([*SEARCH, "--lr", "-1"], "--lr: must be a finite number > 0"),
+    ([*SEARCH, "--lr", "nan"], "--lr: must be a finite number > 0"),
+    ([*SEARCH, "--n-init", "1"], "--n-init: must be an integer >= 2"),
+    ([*SEARCH, "--rule", "bogus"], "unknown exit rule 'bogus'"),
+    ([*SEARCH, "--strategy", "random", "--pool-size", "10"], "set(s) the bo strategy"),
+    ([*SEARCH, "--strategy-option", "population=3"], "population"),
+    ([*SEARCH, "--backbone-option", "depth"], "must look like KEY=VALUE"),
+    ([*TRAIN, "--rule", "bogus"], "unknown exit rule 'bogus'"),
+    ([*TRAIN, "--lr", "0"], "--lr: must be a finite number > 0"),
+    (["datasets", "--data-dir", "/nonexistent"], "is not an existing directory"),
+    (["datasets", "--data-dir", "{ws}/a_file"], "is a file, not an existing directory"),
+    ([*SEARCH, "--data-dir", "/nonexistent"], "is not an existing directory"),
+]
+
+
+@pytest.mark.parametrize("argv, message", CASES, ids=[" ".join(argv).replace("{ws}/", "") for argv, _ in CASES])
+def test_bad_input_is_one_line_exit_2_and_changes_nothing(ws, capsys, argv, message):
+    before = _snapshot(ws)
+    code = main([a.format(ws=ws) for a in argv])
+    out, err = capsys.readouterr()
+    lines = err.strip().splitlines()
+    assert code == 2, err
+    assert len(lines) == 1 and lines[0].startswith("aebnas: error: "), err
+    assert message in lines[0]
+    assert "Traceback" not in err + out
+    assert _snapshot(ws) == before
