@@ -184,8 +184,8 @@ class Search:
         if not batch.proposals:
             raise AebnasError(f"the search space has no untried architecture whose cheapest exit fits within "
                               f"{self.ref_macs:,.0f} MACs (the target, or the backbone alone)")
-        return [self.store.add_trial(p.arch, p.source, self.config.seed, p.macs_budget, p.predicted)
-                for p in batch.proposals]
+        return self.store.add_trials([(p.arch, p.source, p.macs_budget, p.predicted) for p in batch.proposals],
+                                     self.config.seed)
 
     def _snapshot(self, predictor: Predictor, num_complete: int) -> None:
         """Saves the predictor a proposal was made with, under RUN_DIR/predictors, and records it."""

@@ -9,7 +9,7 @@ import json
 import sqlite3
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 from aebnas.engine.evaluation import TradeoffCurve
 from aebnas.engine.search.records import ConfirmedCandidate, Prediction, Trial, TrialMetrics, TrialState
@@ -172,14 +172,23 @@ class RunStore:
     def add_trial(self, arch: Architecture, source: str, seed: int, macs_budget: float | None = None,
                   predicted: Prediction | None = None) -> Trial:
         """Records a new PENDING trial and returns it."""
+        return self.add_trials([(arch, source, macs_budget, predicted)], seed)[0]
+
+    def add_trials(self, new: Sequence[tuple[Architecture, str, float | None, Prediction | None]],
+                   seed: int) -> list[Trial]:
+        """Records new PENDING trials, given as (architecture, source, MACs budget, prediction), in one
+        transaction: a crash stores all of them or none, so a resumed run proposes the same batch again."""
+        numbers = []
         with self._transaction():
-            cursor = self._db.execute(
-                "INSERT INTO trials (arch_id, arch, state, source, macs_budget, predicted, seed, created) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (arch.id, arch.to_json(), TrialState.PENDING.value, source, macs_budget,
-                 json.dumps(predicted.to_dict()) if predicted else None, seed, time.time()),
-            )
-        return self.trial(cursor.lastrowid)
+            for arch, source, macs_budget, predicted in new:
+                cursor = self._db.execute(
+                    "INSERT INTO trials (arch_id, arch, state, source, macs_budget, predicted, seed, created) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    (arch.id, arch.to_json(), TrialState.PENDING.value, source, macs_budget,
+                     json.dumps(predicted.to_dict()) if predicted else None, seed, time.time()),
+                )
+                numbers.append(cursor.lastrowid)
+        return [self.trial(n) for n in numbers]
 
     def mark_running(self, number: int) -> None:
         with self._transaction():
