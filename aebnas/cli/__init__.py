@@ -5,10 +5,14 @@ about one network no BoTorch or XGBoost."""
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
+import signal
 import sys
+import threading
 import warnings
 from dataclasses import dataclass
-from typing import Callable, Sequence
+from typing import Callable, Iterator, Sequence
 
 from aebnas.cli import _network, _search
 from aebnas.cli._common import ArgumentParser, parse_macs
@@ -65,8 +69,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     warnings.filterwarnings("ignore", message="`torch.jit.script` is deprecated", category=FutureWarning)
     args = None
     try:
-        parser = build_parser(_command_in(argv))
-        args = parser.parse_args(argv)
+        with _start_up():
+            parser = build_parser(_command_in(argv))
+            args = parser.parse_args(argv)
         if args.command == "predictors":
             problem = _search.check_predictors_args(args)
             if problem:
@@ -78,6 +83,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"aebnas: interrupted; {_what_is_kept(args)}", file=sys.stderr)
         return 130
+
+
+@contextlib.contextmanager
+def _start_up() -> Iterator[None]:
+    """While the command's modules are imported and its flags parsed (nothing is written yet), Ctrl-C
+    ends the process at once with one line: a KeyboardInterrupt inside an import can surface as another
+    error or re-raise at shutdown."""
+    def stop(signum, frame) -> None:
+        print(f"aebnas: interrupted; {_what_is_kept(None)}", file=sys.stderr, flush=True)
+        os._exit(130)
+
+    in_main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGINT, stop) if in_main_thread else None
+    try:
+        yield
+    finally:
+        if in_main_thread:
+            signal.signal(signal.SIGINT, previous)
 
 
 def _what_is_kept(args: argparse.Namespace | None) -> str:

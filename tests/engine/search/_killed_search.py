@@ -1,7 +1,8 @@
 """Runs a search (settings as JSON in argv[3]) in RUN_DIR (argv[2]) and kills its own process with SIGKILL
-at the N-th pass through a kill point (argv[1] = POINT:N): inside a trial's training (an optimiser
+at the N-th pass through a kill point (argv[1] = POINT:N, or ``none`` to run to the end): inside a trial's training (an optimiser
 step), inside a store write (before its COMMIT), inside a proposal (the acquisition) or inside
-confirmation. Used by test_crash_safety.py."""
+confirmation. Used by test_crash_safety.py: every run there is a fresh process, so that no state of
+the test process (torch threads, RNG) can make two runs differ."""
 
 import json
 import os
@@ -35,7 +36,9 @@ def kill_at(owner, name: str, n: int) -> None:
 
 
 if __name__ == "__main__":
-    point, n = sys.argv[1].split(":")
-    kill_at(*POINTS[point], int(n))
+    if sys.argv[1] != "none":  # none: run (or resume) to the end
+        point, n = sys.argv[1].split(":")
+        kill_at(*POINTS[point], int(n))
     Search(sys.argv[2], **json.loads(sys.argv[3])).run()
-    sys.exit("the kill point was never reached")
+    if sys.argv[1] != "none":
+        sys.exit("the kill point was never reached")

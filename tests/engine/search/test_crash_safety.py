@@ -5,8 +5,10 @@ inside confirmation, then resumed, ends bit-identical to an uninterrupted run: t
 curves, predictions, front and confirmed designs. And a run directory has one owner at a time."""
 
 import json
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -35,31 +37,55 @@ def _results(search: Search) -> dict:
     }
 
 
+def _run_dir(tmp_path: Path, reference_dir: Path) -> Path:
+    """A new run directory sharing the reference run's cached backbone."""
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    (run_dir / "backbones").symlink_to(reference_dir / "backbones")
+    return run_dir
+
+
+def _cli_search(run_dir: Path, budget: int) -> list[str]:
+    return ["search", "--run-dir", str(run_dir), "--budget", str(budget), "--batch-size", "2", "--n-init", "2",
+            "--epochs", "2", "--backbone-epochs", str(BACKBONE_EPOCHS), "--confirm-top", "0", "--quiet",
+            "--device", "cpu"]
+
+
+def _search_process(run_dir: Path, kill_point: str = "none") -> subprocess.CompletedProcess:
+    """Runs the search in ``run_dir`` in a fresh process, killed at ``kill_point`` (or run to the end)."""
+    return subprocess.run([sys.executable, str(KILLED), kill_point, str(run_dir), json.dumps(SETTINGS)],
+                          capture_output=True, text=True, timeout=600)
+
+
+def _stored_results(run_dir: Path) -> dict:
+    search = Search.open(run_dir)
+    try:
+        return _results(search)
+    finally:
+        search.close()
+
+
 @pytest.fixture(scope="module")
 def uninterrupted(tmp_path_factory):
     """The reference: the same search run once without interruption (its backbone trained fresh)."""
-    search = Search(tmp_path_factory.mktemp("reference"), **SETTINGS)
-    search.run()
-    results = _results(search)
-    search.close()
+    run_dir = tmp_path_factory.mktemp("reference")
+    finished = _search_process(run_dir)
+    assert finished.returncode == 0, finished.stderr[-2000:]
+    results = _stored_results(run_dir)
     assert len([t for t in results["trials"] if t[2] == TrialState.COMPLETE]) == SETTINGS["budget"]
     assert len(results["confirmed"]) == 2
-    return search.run_dir, results
+    return run_dir, results
 
 
 @pytest.mark.parametrize("kill_point", ["training:250", "store:5", "store:7", "proposal:1", "confirmation:2"])
 def test_a_killed_search_resumes_to_the_uninterrupted_result(uninterrupted, tmp_path, kill_point):
     reference_dir, expected = uninterrupted
-    run_dir = tmp_path / "run"
-    run_dir.mkdir()
-    (run_dir / "backbones").symlink_to(reference_dir / "backbones")  # loaded, where the reference trained it
-    killed = subprocess.run([sys.executable, str(KILLED), kill_point, str(run_dir), json.dumps(SETTINGS)],
-                            capture_output=True, text=True, timeout=600)
+    run_dir = _run_dir(tmp_path, reference_dir)  # its backbone loaded, where the reference trained it
+    killed = _search_process(run_dir, kill_point)
     assert killed.returncode == -9, killed.stderr[-2000:]  # it died at the kill point, by SIGKILL
-    resumed = Search(run_dir, **SETTINGS)
-    resumed.run()
-    assert _results(resumed) == expected
-    resumed.close()
+    resumed = _search_process(run_dir)  # the same search again: it resumes
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert _stored_results(run_dir) == expected
 
 
 def test_one_owner_per_run_directory_in_either_order(tmp_path):
@@ -77,12 +103,8 @@ def test_one_owner_per_run_directory_in_either_order(tmp_path):
 
 
 def test_a_second_cli_search_on_a_running_run_is_refused_and_changes_nothing(uninterrupted, tmp_path, capsys):
-    reference_dir, _ = uninterrupted
-    run_dir = tmp_path / "run"
-    run_dir.mkdir()
-    (run_dir / "backbones").symlink_to(reference_dir / "backbones")
-    argv = ["search", "--run-dir", str(run_dir), "--budget", "4", "--batch-size", "2", "--n-init", "2", "--epochs", "2",
-            "--backbone-epochs", str(BACKBONE_EPOCHS), "--confirm-top", "0", "--quiet", "--device", "cpu"]
+    run_dir = _run_dir(tmp_path, uninterrupted[0])
+    argv = _cli_search(run_dir, budget=4)
     first = subprocess.Popen([sys.executable, "-m", "aebnas.cli", *argv], stderr=subprocess.PIPE, text=True)
     try:
         stderr = first.stderr.readline()  # printed once the search owns the run and starts
@@ -98,3 +120,20 @@ def test_a_second_cli_search_on_a_running_run_is_refused_and_changes_nothing(uni
         assert first.wait(timeout=600) == 0
     assert main(argv) == 0  # after it ended, the same command resumes (here: finds the run complete)
     assert "4 trials stored" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("when", ["start-up", "search"])
+def test_ctrl_c_prints_one_line_saying_what_is_kept(uninterrupted, tmp_path, when):
+    argv = _cli_search(_run_dir(tmp_path, uninterrupted[0]), budget=6)
+    search = subprocess.Popen([sys.executable, "-m", "aebnas.cli", *argv], stderr=subprocess.PIPE, text=True)
+    if when == "search":
+        assert "search in" in search.stderr.readline()
+        time.sleep(1)  # inside the first trials
+    else:
+        time.sleep(0.5)  # importing torch and the engine
+    search.send_signal(signal.SIGINT)
+    _, err = search.communicate(timeout=120)
+    lines = [line for line in err.splitlines() if line and not line.startswith("search in")]
+    assert search.returncode == 130 and "Traceback" not in err, err
+    kept = "every finished trial is stored in " if when == "search" else ""  # at start-up: whichever was reached
+    assert len(lines) == 1 and lines[0].startswith(f"aebnas: interrupted; {kept}")
