@@ -1,13 +1,15 @@
 """Candidate training on a shared machine: how much one competing CPU-heavy process slows it, by torch
 thread count and OpenMP wait policy.
 
-The workload is the README demo's: fast-mode training of digits candidates (15 epochs each) on a cached
-frozen backbone. Each setting runs in a fresh child process (thread settings must precede torch's
+The workload: fast-mode training of candidates on a cached frozen backbone, with the README demo's
+settings on digits (15 epochs each) or the search-efficiency benchmark's on Fashion-MNIST (the 3-stage
+ResNet, 10,000 training images, 2 epochs each). Each setting runs in a fresh child process (thread settings must precede torch's
 first parallel region) and reports the median seconds per candidate; the same candidates every time.
 Competitors: none, a pure-Python busy loop (one core), and another torch training loop with 2 threads
 (as a second aebnas run would be).
 
-Run: python benchmarks/bench_shared_machine.py [--trials 6] [--repeats 1]
+Run: python benchmarks/bench_shared_machine.py [--dataset digits|fashion_mnist] [--trials 6] [--repeats 1]
+     [--settings LABEL ...] [--competitors LABEL ...]
 """
 
 from __future__ import annotations
@@ -40,7 +42,14 @@ SETTINGS = {  # label -> (torch threads, extra environment)
 }
 
 
-def child(threads: int, trials: int) -> None:
+WORKLOADS = {  # dataset -> SearchConfig settings
+    "digits": {},
+    "fashion_mnist": dict(max_train=10000, epochs=2, backbone_epochs=8, train_batch_size=128, backbone="resnet",
+                          backbone_options={"depth": 1}),
+}
+
+
+def child(threads: int, trials: int, dataset: str) -> None:
     """Trains ``trials`` demo candidates with ``threads`` torch threads; prints their seconds as JSON."""
     import torch
 
@@ -49,8 +58,8 @@ def child(threads: int, trials: int) -> None:
     from aebnas.engine.evaluation import FrozenBackbone, train_candidate
 
     torch.set_num_threads(threads)
-    config = SearchConfig(device="cpu")
-    data = load_dataset("digits")
+    config = SearchConfig(dataset=dataset, device="cpu", **WORKLOADS[dataset])
+    data = load_dataset(dataset, max_train=config.max_train)
     space = config.make_space(data.info)
     backbone = FrozenBackbone.prepare(data, space.backbone, space.backbone_options,
                                       config.train_config(config.backbone_epochs), cache_dir=RESULTS / "backbones")
@@ -62,8 +71,9 @@ def child(threads: int, trials: int) -> None:
     print("RESULT " + json.dumps(seconds), flush=True)
 
 
-def measure(threads: int, env: dict[str, str], trials: int) -> list[float]:
-    out = subprocess.run([sys.executable, __file__, "--child", str(threads), "--trials", str(trials)],
+def measure(threads: int, env: dict[str, str], trials: int, dataset: str) -> list[float]:
+    out = subprocess.run([sys.executable, __file__, "--child", str(threads), "--trials", str(trials),
+                          "--dataset", dataset],
                          capture_output=True, text=True, env={**os.environ, **env})
     lines = [line for line in out.stdout.splitlines() if line.startswith("RESULT ")]
     if out.returncode or not lines:
@@ -73,23 +83,28 @@ def measure(threads: int, env: dict[str, str], trials: int) -> list[float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--dataset", default="digits", choices=list(WORKLOADS))
     parser.add_argument("--trials", type=int, default=6)
+    parser.add_argument("--settings", nargs="+", default=list(SETTINGS), choices=list(SETTINGS))
+    parser.add_argument("--competitors", nargs="+", default=list(COMPETITORS), choices=list(COMPETITORS))
     parser.add_argument("--repeats", type=int, default=1)
     parser.add_argument("--child", type=int, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child is not None:
-        child(args.child, args.trials)
+        child(args.child, args.trials, args.dataset)
         return
     print_environment(args)
     RESULTS.mkdir(parents=True, exist_ok=True)
-    measure(1, {}, 1)  # trains and caches the backbone once, untimed
+    measure(1, {}, 1, args.dataset)  # trains and caches the backbone once, untimed
     rows = {}
-    for competitor, code in COMPETITORS.items():
+    for competitor in args.competitors:
+        code = COMPETITORS[competitor]
         process = subprocess.Popen([sys.executable, "-c", code]) if code else None
         try:
             time.sleep(2 if code else 0)  # the competitor is up to speed
-            for label, (threads, env) in SETTINGS.items():
-                runs = [measure(threads, env, args.trials) for _ in range(args.repeats)]
+            for label in args.settings:
+                threads, env = SETTINGS[label]
+                runs = [measure(threads, env, args.trials, args.dataset) for _ in range(args.repeats)]
                 per_trial = [s for run in runs for s in run]
                 rows[(competitor, label)] = (statistics.median(per_trial), sum(per_trial) / args.repeats)
                 print(f"  competitor {competitor!r:30} {label:36} median {rows[(competitor, label)][0]:6.2f} s per "
@@ -98,8 +113,8 @@ def main() -> None:
             if process is not None:
                 process.kill()
                 process.wait()
-    base = rows[("none", next(iter(SETTINGS)))][0]
-    print(f"\n| competitor | torch threads | s per candidate (median) | vs 2 threads alone |")
+    base = rows[(args.competitors[0], args.settings[0])][0]
+    print(f"\n| competitor | torch threads | s per candidate (median) | vs {args.settings[0]}, {args.competitors[0]} |")
     print("|---|---|---:|---:|")
     for (competitor, label), (median, _) in rows.items():
         print(f"| {competitor} | {label} | {median:.2f} | {median / base:.2f}x |")
