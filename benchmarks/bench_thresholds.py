@@ -22,7 +22,7 @@ COSTS = [3.1e6, 6.8e6, 11.9e6, 17.4e6, 24.0e6]  # cumulative path MACs of leavin
 def synthetic_outputs(n: int, exit_accuracy: list[float], classes: int = 10, seed: int = 0) -> ExitOutputs:
     """Exits growing more accurate; a shared per-sample difficulty decides correctness and the distance
     to each exit's accuracy boundary its confidence, lower when wrong (margin AUROC about 0.86-0.93).
-    The same generator as tests/engine/test_thresholds.py."""
+    The same generator as tests/engine/evaluation/test_thresholds.py."""
     g = torch.Generator().manual_seed(seed)
     labels = torch.randint(classes, (n,), generator=g)
     difficulty = torch.rand(n, generator=g)

@@ -49,11 +49,10 @@ def macs_arg(relative: bool = True) -> Callable[[str], str]:
 def int_arg(low: int, high: int | None = None) -> Callable[[str], int]:
     """An argparse type: an integer in ``low..high``."""
     def parse(text: str) -> int:
-        try:
-            return check_int("", int(text), low, high)
-        except (ValueError, AebnasError):
-            allowed = f">= {low}" if high is None else f"in {low}..{high}"
-            raise argparse.ArgumentTypeError(f"must be an integer {allowed}; got {text!r}") from None
+        try:  # text that is no integer goes to check_int as it is: it names what is allowed
+            return check_int("", _parsed(int, text), low, high)
+        except AebnasError as err:
+            raise argparse.ArgumentTypeError(str(err).strip()) from None
     return parse
 
 
@@ -62,12 +61,18 @@ def float_arg(low: float | None = None, high: float | None = None, low_open: boo
     """An argparse type: a finite number within the bounds (``*_open``: the bound excluded)."""
     def parse(text: str) -> float:
         try:
-            return check_float("", float(text), low, high, low_open, high_open)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"must be a number; got {text!r}") from None
+            return check_float("", _parsed(float, text), low, high, low_open, high_open)
         except AebnasError as err:
             raise argparse.ArgumentTypeError(str(err).strip()) from None
     return parse
+
+
+def _parsed(kind: type, text: str):
+    """``text`` as a ``kind``, or the text itself if it is none (the check then refuses it by name)."""
+    try:
+        return kind(text)
+    except ValueError:
+        return text
 
 
 SEED = int_arg(0, SEED_MAX)

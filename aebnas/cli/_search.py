@@ -41,7 +41,8 @@ def add_search_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--backbone-epochs", type=POSITIVE, default=d.backbone_epochs)
     p.add_argument("--train-batch-size", type=POSITIVE, default=d.train_batch_size)
     p.add_argument("--lr", type=float_arg(0, low_open=True), default=d.lr)
-    p.add_argument("--target-macs", type=macs_arg(relative=False), default=None, help="target average MACs, e.g. 17M or 150k")
+    p.add_argument("--target-macs", type=macs_arg(relative=False), default=None,
+                   help="target average MACs, e.g. 17M or 150k")
     p.add_argument("--min-accuracy", type=float_arg(0, 1, high_open=True), default=None,
                    help="constraint on predicted accuracy, in [0, 1) (--strategy bo)")
     p.add_argument("--pool-size", type=POSITIVE, default=None,
@@ -51,7 +52,8 @@ def add_search_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--backbone-option", action="append", metavar="KEY=VALUE", help="e.g. depth=1 (repeatable)")
     p.add_argument("--max-exits", type=POSITIVE, default=d.max_exits)
     p.add_argument("--seed", type=SEED, default=d.seed)
-    p.add_argument("--confirm-top", type=int_arg(0), default=d.confirm_top, help="candidates confirmed by joint fine-tuning")
+    p.add_argument("--confirm-top", type=int_arg(0), default=d.confirm_top,
+                   help="candidates confirmed by joint fine-tuning")
     p.add_argument("--confirm-epochs", type=POSITIVE, default=d.confirm_epochs)
     p.add_argument("--warm-start-predictor", default=None, help="predictor file fitted on another dataset")
     add_device_arg(p, help="auto: CUDA if available (process and dask workers: the CPU unless set)")
@@ -157,7 +159,8 @@ def run_predictors(args) -> int:
         return 0
     if args.action == "fit":
         if Path(args.out).is_dir():
-            raise AebnasError(f"--out {args.out} is a directory; give the predictor file's path, e.g. {args.out}/xgboost.json")
+            raise AebnasError(f"--out {args.out} is a directory; give the predictor file's path, "
+                              f"e.g. {args.out}/xgboost.json")
         check_output_dir(Path(args.out).parent, "the folder of --out")
     search = Search.open(args.run)
     complete = search.trials(TrialState.COMPLETE)

@@ -3,7 +3,7 @@
 from aebnas.search_space.architecture import Architecture, ExitSpec, validate
 from aebnas.search_space.backbones import BACKBONES, Backbone, stage_shapes
 from aebnas.search_space.layers import LAYER_TYPES, LayerSpec
-from aebnas.search_space.macs import PathCosts, count_macs, path_costs
+from aebnas.search_space.macs import PathCosts, backbone_stage_macs, count_macs, path_costs
 from aebnas.search_space.model import EarlyExitNet, build, build_backbone
 from aebnas.search_space.space import PRESETS, SearchSpace, default_backbone
 
@@ -20,6 +20,7 @@ def list_presets() -> list[str]:
 
 __all__ = [
     "Architecture", "ExitSpec", "validate", "BACKBONES", "Backbone", "stage_shapes", "LAYER_TYPES", "LayerSpec",
-    "PathCosts", "count_macs", "path_costs", "EarlyExitNet", "build", "build_backbone", "PRESETS", "SearchSpace",
+    "PathCosts", "backbone_stage_macs", "count_macs", "path_costs", "EarlyExitNet", "build", "build_backbone",
+    "PRESETS", "SearchSpace",
     "default_backbone", "list_backbones", "list_presets",
 ]

@@ -55,8 +55,8 @@ class LayerSpec:
     @staticmethod
     def from_dict(data: dict[str, Any]) -> "LayerSpec":
         if not isinstance(data, dict) or not isinstance(data.get("type"), str):
-            raise InvalidArchitectureError(
-                f"a layer must be an object with a 'type' string (one of {', '.join(LAYER_TYPES.names())}); got {data!r}")
+            raise InvalidArchitectureError(f"a layer must be an object with a 'type' string (one of "
+                                           f"{', '.join(LAYER_TYPES.names())}); got {data!r}")
         options = dict(data)
         cls = LAYER_TYPES.get(options.pop("type"))
         allowed = [f.name for f in dataclasses.fields(cls)]

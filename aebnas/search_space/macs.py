@@ -16,7 +16,7 @@ from __future__ import annotations
 import warnings
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Sequence
+from typing import Any, Sequence
 
 import torch
 from torch import nn
@@ -71,6 +71,12 @@ def _backbone_costs(name: str, key: tuple, input_shape: tuple, num_classes: int)
     shapes = (input_shape,) + stage_shapes(name, options, input_shape)
     stages = tuple(count_macs(stage, shape) for stage, shape in zip(parts.stages, shapes))
     return stages, count_macs(parts.head, shapes[-1])
+
+
+def backbone_stage_macs(name: str, options: dict[str, Any], input_shape: Sequence[int],
+                        num_classes: int) -> tuple[int, ...]:
+    """MACs of each stage of backbone ``name`` with ``options`` for `C x H x W` inputs."""
+    return _backbone_costs(name, option_key(options), tuple(input_shape), num_classes)[0]
 
 
 @lru_cache(maxsize=65536)

@@ -15,41 +15,19 @@ from tqdm.auto import tqdm
 
 from aebnas.checks import check_output_dir
 from aebnas.datasets import DATASETS, DatasetSplits
-from aebnas.engine.evaluation import (
-    CURVES,
-    CandidateOutputs,
-    FrozenBackbone,
-    TradeoffCurve,
-)
-from aebnas.engine.execution import (
-    Executor,
-    LocalExecutor,
-    TrialJob,
-    TrialOutcome,
-    TrialRunner,
-)
+from aebnas.engine.evaluation import CURVES, CandidateOutputs, FrozenBackbone, TradeoffCurve
+from aebnas.engine.execution import Executor, LocalExecutor, TrialJob, TrialOutcome, TrialRunner
 from aebnas.engine.search.config import SearchConfig
 from aebnas.engine.search.confirm import confirm_trial, top_trials
-from aebnas.engine.search.front import (
-    FrontPoint,
-    LabelledCurve,
-    curve_points,
-    hypervolume,
-    pareto_front,
-)
+from aebnas.engine.search.front import FrontPoint, LabelledCurve, curve_points, hypervolume, pareto_front
 from aebnas.engine.search.owner import RunOwner
-from aebnas.engine.search.records import (
-    ConfirmedCandidate,
-    Trial,
-    TrialMetrics,
-    TrialState,
-)
+from aebnas.engine.search.records import ConfirmedCandidate, Trial, TrialMetrics, TrialState
 from aebnas.engine.search.store import STORE_FILE, RunStore
 from aebnas.engine.search.strategies import ProposalContext
 from aebnas.engine.search.surrogate import RunPredictors, load_warm_start
 from aebnas.exceptions import AebnasError, UnreachableTargetError
 from aebnas.predictors import Predictor
-from aebnas.search_space import build_backbone, count_macs, path_costs
+from aebnas.search_space import backbone_stage_macs, build_backbone, count_macs, path_costs
 
 
 class Search:
@@ -96,7 +74,9 @@ class Search:
         target = self.config.target_macs
         if target is None:
             return
-        floor = sum(self.space.costs(self.space.sample(0)).stages[:self.space.positions[0]])
+        stages = backbone_stage_macs(self.space.backbone, self.space.backbone_options, self.info.input_shape,
+                                     self.info.num_classes)
+        floor = sum(stages[:self.space.positions[0]])
         if target < floor:
             raise UnreachableTargetError(
                 f"target {target:,.0f} average MACs is below the backbone's cost up to its first exit position "

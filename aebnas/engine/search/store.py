@@ -60,6 +60,10 @@ CREATE TABLE confirmed (
 """
 
 
+_LEFT_UNTOUCHED = ("it was left untouched: move it aside, or rerun with --new to start afresh (--new keeps it "
+                   "as an .old file)")
+
+
 def config_hash(config: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()[:16]
 
@@ -130,13 +134,11 @@ class RunStore:
             finally:
                 db.close()
         except sqlite3.DatabaseError as err:
-            raise StoreError(f"{path} is not a readable aebnas run store ({err}); it was left untouched: "
-                             "move it aside, or rerun with --new to start afresh (--new keeps it as an .old file)") from None
+            raise StoreError(f"{path} is not a readable aebnas run store ({err}); {_LEFT_UNTOUCHED}") from None
         if row is None or row[0] != STORE_FORMAT:
             raise StoreError(f"{path} is an SQLite file of another program, not an aebnas run store; it was left untouched")
         if damage:
-            raise StoreError(f"{path} is damaged (SQLite quick_check: {'; '.join(damage[:2])}); it was left untouched: move it "
-                             "aside, or rerun with --new to start afresh (--new keeps it as an .old file)")
+            raise StoreError(f"{path} is damaged (SQLite quick_check: {'; '.join(damage[:2])}); {_LEFT_UNTOUCHED}")
         if version is None or not str(version[0]).isdigit() or int(version[0]) != STORE_VERSION:
             raise StoreError(f"{path} has store version {version and version[0]}; this aebnas reads version {STORE_VERSION}")
 
