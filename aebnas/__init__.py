@@ -5,7 +5,7 @@ The public API, importable from here; each name is imported when first used, so 
 
 * searching: ``Search``, ``SearchConfig``, ``Trial``, ``TrialState``, ``ConfirmedCandidate``; strategies
   ``BayesianOptimisation``, ``NSGA2``, ``PaperMethod``, ``create_strategy`` / ``list_strategies``;
-  executors ``create_executor`` / ``list_executors``;
+  executors ``create_executor`` / ``list_executors``; benchmark tables ``load_table``;
 * one network: ``Architecture``, ``ExitSpec``, ``SearchSpace``, ``build``, ``path_costs``,
   ``train_candidate``, ``TrainConfig``; registries ``list_backbones``, ``list_presets``;
 * data: ``load_dataset``, ``list_datasets``; predictors: ``create_predictor``, ``list_predictors``,
@@ -21,8 +21,9 @@ __version__ = "0.1.0"
 _PUBLIC = {
     "aebnas.engine.search": ("ConfirmedCandidate", "Search", "SearchConfig", "Trial", "TrialState", "create_strategy",
                              "list_strategies"),
-    "aebnas.engine.search.strategies": ("BayesianOptimisation", "NSGA2", "PaperMethod"),
+    "aebnas.engine.search.strategies": ("BayesianOptimisation", "FixedDesign", "NSGA2", "PaperMethod"),
     "aebnas.engine.execution": ("create_executor", "list_executors"),
+    "aebnas.engine.tables": ("load_table",),
     "aebnas.engine.evaluation": ("TrainConfig", "train_candidate"),
     "aebnas.search_space": ("Architecture", "ExitSpec", "SearchSpace", "build", "path_costs", "list_backbones",
                             "list_presets"),

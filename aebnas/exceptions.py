@@ -34,3 +34,7 @@ class StoreError(AebnasError):
 
 class SchemaMismatchError(AebnasError, ValueError):
     """A saved predictor whose space or encoding does not match the one in use."""
+
+
+class TableError(AebnasError):
+    """A benchmark table file that is missing, corrupt, foreign, or does not fit the search asking it."""

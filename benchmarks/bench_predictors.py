@@ -20,6 +20,8 @@ Run (heavy: take the shared lock):
     flock /tmp/aebnas-bench.lock python benchmarks/bench_predictors.py --sections curves --datasets fashion_mnist
     flock /tmp/aebnas-bench.lock python benchmarks/bench_predictors.py --sections curves --datasets digits
     flock /tmp/aebnas-bench.lock python benchmarks/bench_predictors.py --sections reuse speed
+On a benchmark table (every architecture of the table is the pool; held out: all but the trained ones):
+    python benchmarks/bench_predictors.py --table benchmarks/tables/digits.json.gz --sections curves --repeats 20
 Missing pools are built first (without taking the lock: run the benchmark itself under flock)."""
 
 from __future__ import annotations
@@ -67,11 +69,12 @@ class Pool:
     """The complete trials of one pool, as training rows (relative grid, what the search fits on) and
     evaluation rows (a shared absolute grid: the rows the fixed-budget tau compares)."""
 
-    def __init__(self, dataset: str, eval_grid: str = "searched") -> None:
-        run_dir = pool_dir(dataset)
-        if not (run_dir / "store.sqlite").is_file() or _count(run_dir) < SIZE:
-            print(f"[bench] building the {dataset} pool in {run_dir}", file=sys.stderr)
-            ensure_pool(dataset, SIZE, lock=False)
+    def __init__(self, dataset: str, eval_grid: str = "searched", run_dir: Path | None = None) -> None:
+        if run_dir is None:
+            run_dir = pool_dir(dataset)
+            if not (run_dir / "store.sqlite").is_file() or _count(run_dir) < SIZE:
+                print(f"[bench] building the {dataset} pool in {run_dir}", file=sys.stderr)
+                ensure_pool(dataset, SIZE, lock=False)
         self.dataset = dataset
         self.search = Search.open(run_dir)
         self.space = self.search.space
@@ -90,6 +93,22 @@ class Pool:
         X = rows.X if encoding == "full" else naive_encoding(self.space, [self.archs[g] for g in rows.groups],
                                                              rows.macs_budgets)
         return X, rows.y, rows.groups, rows.macs_budgets
+
+
+def table_pool(path: str, eval_grid: str) -> Pool:
+    """A benchmark table as a pool: every architecture (its first training) looked up, in table order, by
+    a search against the table under benchmarks/results/table_pools/NAME."""
+    from aebnas.engine.search import SearchConfig
+    from aebnas.engine.search.strategies import FixedDesign
+    from aebnas.engine.tables import load_table
+
+    table = load_table(path)
+    run_dir = ROOT / "benchmarks" / "results" / "table_pools" / Path(path).name.split(".")[0]
+    config = SearchConfig.for_table(table, path, strategy=FixedDesign(table.architectures), budget=len(table),
+                                    batch_size=16, seed=0)
+    with Search(run_dir, config=config, table=table) as search:
+        search.run()
+    return Pool(f"table {Path(path).name}", eval_grid, run_dir)
 
 
 def _count(run_dir: Path) -> int:
@@ -299,7 +318,19 @@ def main() -> None:
     parser.add_argument("--eval-grid", choices=["searched", "full"], default="searched",
                         help="budgets of the fixed-budget tau: up to the backbone's MACs (the range the search "
                              "asks about) or up to the pool's costliest final path")
+    parser.add_argument("--table", default=None,
+                        help="a benchmark table as the pool of the learning curves and diagnosis "
+                             "(instead of --datasets)")
     args = parser.parse_args()
+    if args.table is not None:
+        pool = table_pool(args.table, args.eval_grid)
+        print(f"machine: {os.cpu_count()} CPU cores; xgboost {xgboost.__version__}; evaluation grid: {args.eval_grid}; "
+              f"pool: {pool.dataset}, {len(pool.archs)} archs")
+        if "curves" in args.sections:
+            section_curves(pool, args.models, args.repeats, args.seed)
+        if "diagnose" in args.sections:
+            section_diagnose(pool, args.repeats, args.seed)
+        return
     need = set(args.datasets) if {"curves", "diagnose"} & set(args.sections) else set()
     if "reuse" in args.sections:
         need |= set(DATASETS)

@@ -1,4 +1,5 @@
-"""Fixtures shared across the suite: the embedded digits data and a frozen digits backbone."""
+"""Fixtures shared across the suite: the embedded digits data, a frozen digits backbone, and a tiny
+benchmark table built for real (digits, a few architectures, a noise subset)."""
 
 import shutil
 
@@ -35,3 +36,27 @@ def with_backbones(run_dir, backbones):
     if not (run_dir / "backbones").exists():
         shutil.copytree(backbones, run_dir / "backbones")
     return run_dir
+
+
+#: the tiny table's training settings (a search against it takes them from the table)
+TINY_TABLE = dict(dataset="digits", epochs=2, backbone_epochs=BACKBONE_EPOCHS, device="cpu", seed=0)
+SIZE, SEEDS, SUBSET = 14, 3, 4
+
+
+@pytest.fixture(scope="session")
+def tiny_table_path(digits_backbones, tmp_path_factory):
+    """The table file; its build folder beside it (``t.build/seed-k``) holds every trial's outputs."""
+    from aebnas.engine.search import SearchConfig
+    from aebnas.engine.search.table_build import build_table
+
+    folder = tmp_path_factory.mktemp("table")
+    with_backbones(folder / "t.build" / "seed-0", digits_backbones)
+    build_table(folder / "t.json.gz", SearchConfig(**TINY_TABLE), SIZE, SEEDS, SUBSET)
+    return folder / "t.json.gz"
+
+
+@pytest.fixture(scope="session")
+def tiny_table(tiny_table_path):
+    from aebnas.engine.tables import load_table
+
+    return load_table(tiny_table_path)

@@ -2,6 +2,7 @@
 the real CLI entry point in exit status 2 and one line on stderr naming what is wrong (no traceback), and
 changes nothing on disk: the workspace's files and folders are the same, byte for byte, afterwards."""
 
+import gzip
 import hashlib
 import json
 import shutil
@@ -63,9 +64,12 @@ def _damage(run_dir: Path, fraction: float) -> None:
 
 
 @pytest.fixture(scope="module")
-def ws(tmp_path_factory):
+def ws(tmp_path_factory, tiny_table_path):
     """The workspace every bad command line refers to."""
     ws = tmp_path_factory.mktemp("ws")
+    shutil.copy(tiny_table_path, ws / "table.json.gz")
+    (ws / "garbage.json.gz").write_bytes(b"\x00not gzip")
+    (ws / "foreign.json.gz").write_bytes(gzip.compress(b'{"trials": []}'))
     (ws / "good.json").write_text(json.dumps(GOOD_ARCH))
     for name, arch in ARCHS.items():
         (ws / f"{name}.json").write_text(json.dumps(arch))
@@ -170,6 +174,23 @@ CASES = [
     (["datasets", "--data-dir", "/nonexistent"], "is not an existing directory"),
     (["datasets", "--data-dir", "{ws}/a_file"], "is a file, not an existing directory"),
     ([*SEARCH, "--data-dir", "/nonexistent"], "is not an existing directory"),
+    # benchmark tables: missing, damaged or foreign files; searches that contradict or overrun the table
+    (["table", "show", "{ws}/missing.json.gz"], "does not exist"),
+    (["table", "show", "{ws}/garbage.json.gz"], "not a readable benchmark table"),
+    (["table", "show", "{ws}/foreign.json.gz"], "is not an aebnas benchmark table"),
+    ([*SEARCH, "--table", "{ws}/garbage.json.gz"], "not a readable benchmark table"),
+    ([*SEARCH, "--table", "{ws}/table.json.gz", "--dataset", "mnist"], "dataset='mnist' (the table's: 'digits')"),
+    ([*SEARCH, "--table", "{ws}/table.json.gz", "--space", "paper"], "space='paper' (the table's: 'extended')"),
+    ([*SEARCH, "--table", "{ws}/table.json.gz", "--epochs", "9"], "epochs=9 (the table's: 2)"),
+    ([*SEARCH, "--table", "{ws}/table.json.gz", "--budget", "100"], "exceeds the 14 architectures"),
+    ([*SEARCH, "--table", "{ws}/table.json.gz", "--confirm-top", "1"], "cannot confirm candidates"),
+    ([*SEARCH, "--table", "{ws}/table.json.gz", "--executor", "process"], "use the local executor"),
+    (["table", "build", "-n", "0", "--out", "{ws}/t.json.gz"], "-n: must be an integer >= 1"),
+    (["table", "build", "-n", "3", "--seed-subset", "5", "--out", "{ws}/t.json.gz"], "--seed-subset 5 exceeds -n 3"),
+    (["table", "build", "-n", "3", "--out", "{ws}/a_file/t.json.gz"], "a_file is an existing file, not a directory"),
+    (["table", "build", "-n", "3", "--out", "{ws}/run_ok"], "is a directory"),
+    (["table", "build", "-n", "3", "--epochs", "0", "--out", "{ws}/t.json.gz"], "--epochs: must be an integer >= 1"),
+    (["table", "build", "-n", "3", "--rule", "bogus", "--out", "{ws}/t.json.gz"], "unknown exit rule 'bogus'"),
 ]
 
 

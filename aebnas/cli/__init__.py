@@ -14,7 +14,7 @@ import warnings
 from dataclasses import dataclass
 from typing import Callable, Iterator, Sequence
 
-from aebnas.cli import _network, _search
+from aebnas.cli import _network, _search, _table
 from aebnas.cli._common import ArgumentParser, parse_macs
 from aebnas.exceptions import AebnasError
 
@@ -43,6 +43,8 @@ COMMANDS = {
                       _search.add_report_args, _search.run_report),
     "predictors": Command("fit, evaluate or show accuracy predictors", _search.add_predictors_args,
                           _search.run_predictors),
+    "table": Command("build or show a benchmark table (architectures trained once, searched many times)",
+                     _table.add_table_args, _table.run_table),
 }
 
 
@@ -107,6 +109,8 @@ def _what_is_kept(args: argparse.Namespace | None) -> str:
     """What an interruption leaves, and how to go on (one line)."""
     if args is not None and args.command == "search":
         return f"every finished trial is stored in {args.run_dir}: rerun the same command to resume"
+    if args is not None and args.command == "table" and args.action == "build":
+        return "every trained architecture is stored in the build folder: rerun the same command to resume"
     if args is not None and args.command == "train":
         return "nothing was saved to --out (a trained backbone stays cached): rerun the same command"
     return "nothing was changed"

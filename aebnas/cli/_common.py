@@ -114,10 +114,11 @@ def key_values(pairs: Sequence[str] | None, what: str = "backbone option") -> di
     return options
 
 
-def add_dataset_args(parser: argparse.ArgumentParser) -> None:
+def add_dataset_args(parser: argparse.ArgumentParser, default: str | None = "digits") -> None:
     from aebnas.datasets import list_datasets  # noqa: PLC0415  (light: no torch)
 
-    parser.add_argument("--dataset", default="digits", help=f"one of: {', '.join(list_datasets())}")
+    parser.add_argument("--dataset", default=default,
+                        help=f"one of: {', '.join(list_datasets())} (default: {default or 'digits'})")
     parser.add_argument("--data-dir", default=None, help="folder with an existing copy of the dataset files")
     parser.add_argument("--download", action="store_true", help="download missing dataset files (needs internet)")
     parser.add_argument("--val-size", type=POSITIVE, default=None, help="validation samples carved from train")
@@ -128,10 +129,11 @@ def add_device_arg(parser: argparse.ArgumentParser, help: str | None = None) -> 
     parser.add_argument("--device", default="auto", choices=DEVICE_CHOICES, help=help)
 
 
-def add_rule_arg(parser: argparse.ArgumentParser, default: str = "margin") -> None:
+def add_rule_arg(parser: argparse.ArgumentParser, default: str | None = "margin") -> None:
     from aebnas.exit_rules import EXIT_RULES  # noqa: PLC0415
 
-    parser.add_argument("--rule", default=default, help=f"exit rule: {', '.join(EXIT_RULES.names())}")
+    parser.add_argument("--rule", default=default,
+                        help=f"exit rule: {', '.join(EXIT_RULES.names())} (default: {default or 'margin'})")
 
 
 def check_data_dir(path: str | None) -> None:

@@ -15,48 +15,45 @@ from aebnas.exceptions import AebnasError
 BO_FLAGS = {"acquisition": "acquisition", "pool_size": "pool_size", "min_accuracy": "min_accuracy"}
 
 
-def add_search_args(p: argparse.ArgumentParser) -> None:
-    from aebnas.engine.execution import list_executors
-    from aebnas.engine.search import SearchConfig, list_strategies
-    from aebnas.engine.search.strategies import ACQUISITIONS, BayesianOptimisation
-    from aebnas.predictors import list_predictors
+#: search settings the flags of :func:`add_settings_args` set (flag dest -> SearchConfig field); a flag left
+#: out keeps SearchConfig's default, or, against a benchmark table, the table's value
+SETTINGS_FLAGS = ("dataset", "space", "mode", "epochs", "backbone_epochs", "train_batch_size", "lr", "rule", "backbone",
+                  "max_exits", "val_size", "max_train", "seed", "device")
+
+
+def add_settings_args(p: argparse.ArgumentParser) -> None:
+    """The flags of what a search trains and how (shared by ``search`` and ``table build``)."""
+    from aebnas.engine.search import SearchConfig
     from aebnas.search_space import list_backbones, list_presets
 
-    d, bo = SearchConfig(), BayesianOptimisation()
-    add_dataset_args(p)
-    p.add_argument("--run-dir", required=True, help="run directory (store, trials, report); rerun to resume")
-    p.add_argument("--new", action="store_true", help="start afresh even if --run-dir holds another run")
-    p.add_argument("--budget", type=POSITIVE, default=d.budget, help="trained candidates (the predictor budget)")
-    p.add_argument("--batch-size", type=POSITIVE, default=d.batch_size, help="candidates proposed per round (q)")
-    p.add_argument("--n-init", type=int_arg(2), default=None, help="initial design size (default: half the budget)")
-    p.add_argument("--strategy", default=d.strategy.name, choices=list_strategies())
-    p.add_argument("--strategy-option", action="append", metavar="KEY=VALUE",
-                   help="a setting of the strategy, e.g. population_size=32 for nsga2 or paper (repeatable)")
-    p.add_argument("--space", default=d.space, help=f"one of: {', '.join(list_presets())}")
-    p.add_argument("--predictor", default=d.predictor, choices=list_predictors())
-    p.add_argument("--acquisition", default=None, choices=ACQUISITIONS.names(),
-                   help=f"acquisition of --strategy bo (default {bo.acquisition})")
-    p.add_argument("--mode", default=d.mode, choices=["fast", "joint"])
-    p.add_argument("--epochs", type=POSITIVE, default=d.epochs, help="epochs per candidate")
-    p.add_argument("--backbone-epochs", type=POSITIVE, default=d.backbone_epochs)
-    p.add_argument("--train-batch-size", type=POSITIVE, default=d.train_batch_size)
-    p.add_argument("--lr", type=float_arg(0, low_open=True), default=d.lr)
-    p.add_argument("--target-macs", type=macs_arg(relative=False), default=None,
-                   help="target average MACs, e.g. 17M or 150k")
-    p.add_argument("--min-accuracy", type=float_arg(0, 1, high_open=True), default=None,
-                   help="constraint on predicted accuracy, in [0, 1) (--strategy bo)")
-    p.add_argument("--pool-size", type=POSITIVE, default=None,
-                   help=f"random architectures per acquisition pool (--strategy bo; default {bo.pool_size})")
-    add_rule_arg(p, d.rule)
+    d = SearchConfig()
+    add_dataset_args(p, default=None)
+    p.add_argument("--space", default=None, help=f"one of: {', '.join(list_presets())} (default: {d.space})")
+    p.add_argument("--mode", default=None, choices=["fast", "joint"], help=f"training mode (default: {d.mode})")
+    p.add_argument("--epochs", type=POSITIVE, default=None, help=f"epochs per candidate (default: {d.epochs})")
+    p.add_argument("--backbone-epochs", type=POSITIVE, default=None, help=f"(default: {d.backbone_epochs})")
+    p.add_argument("--train-batch-size", type=POSITIVE, default=None, help=f"(default: {d.train_batch_size})")
+    p.add_argument("--lr", type=float_arg(0, low_open=True), default=None, help=f"(default: {d.lr})")
+    add_rule_arg(p, None)
     p.add_argument("--backbone", default=None, help=f"one of: {', '.join(list_backbones())} (default: by input size)")
     p.add_argument("--backbone-option", action="append", metavar="KEY=VALUE", help="e.g. depth=1 (repeatable)")
-    p.add_argument("--max-exits", type=POSITIVE, default=d.max_exits)
-    p.add_argument("--seed", type=SEED, default=d.seed)
-    p.add_argument("--confirm-top", type=int_arg(0), default=d.confirm_top,
-                   help="candidates confirmed by joint fine-tuning")
-    p.add_argument("--confirm-epochs", type=POSITIVE, default=d.confirm_epochs)
-    p.add_argument("--warm-start-predictor", default=None, help="predictor file fitted on another dataset")
+    p.add_argument("--max-exits", type=POSITIVE, default=None, help=f"(default: {d.max_exits})")
+    p.add_argument("--seed", type=SEED, default=None, help=f"(default: {d.seed})")
     add_device_arg(p, help="auto: CUDA if available (process and dask workers: the CPU unless set)")
+    p.set_defaults(device=None)
+
+
+def settings_of(args) -> dict:
+    """The SearchConfig settings the command line gave (flags left out are absent)."""
+    settings = {name: getattr(args, name) for name in SETTINGS_FLAGS if getattr(args, name) is not None}
+    if args.backbone_option:
+        settings["backbone_options"] = key_values(args.backbone_option)
+    return settings
+
+
+def add_executor_args(p: argparse.ArgumentParser) -> None:
+    from aebnas.engine.execution import list_executors
+
     p.add_argument("--executor", default="local", choices=list_executors(),
                    help="where candidates train: local (this process, whole batches), process (a pool of local "
                         "processes), dask (a Dask cluster: --scheduler ADDRESS, or a LocalCluster of --workers)")
@@ -65,6 +62,40 @@ def add_search_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--scheduler", default=None, metavar="ADDRESS",
                    help="address of a running Dask scheduler, e.g. tcp://10.0.0.5:8786 (--executor dask)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
+
+
+def add_search_args(p: argparse.ArgumentParser) -> None:
+    from aebnas.engine.search import SearchConfig, list_strategies
+    from aebnas.engine.search.strategies import ACQUISITIONS, BayesianOptimisation
+    from aebnas.predictors import list_predictors
+
+    d, bo = SearchConfig(), BayesianOptimisation()
+    add_settings_args(p)
+    p.add_argument("--run-dir", required=True, help="run directory (store, trials, report); rerun to resume")
+    p.add_argument("--new", action="store_true", help="start afresh even if --run-dir holds another run")
+    p.add_argument("--table", default=None, metavar="FILE",
+                   help="search a benchmark table (`aebnas table build`): trials are looked up, not trained; "
+                        "dataset, space, backbone and training settings come from the table")
+    p.add_argument("--budget", type=POSITIVE, default=d.budget, help="trained candidates (the predictor budget)")
+    p.add_argument("--batch-size", type=POSITIVE, default=d.batch_size, help="candidates proposed per round (q)")
+    p.add_argument("--n-init", type=int_arg(2), default=None, help="initial design size (default: half the budget)")
+    p.add_argument("--strategy", default=d.strategy.name, choices=list_strategies())
+    p.add_argument("--strategy-option", action="append", metavar="KEY=VALUE",
+                   help="a setting of the strategy, e.g. population_size=32 for nsga2 or paper (repeatable)")
+    p.add_argument("--predictor", default=d.predictor, choices=list_predictors())
+    p.add_argument("--acquisition", default=None, choices=ACQUISITIONS.names(),
+                   help=f"acquisition of --strategy bo (default {bo.acquisition})")
+    p.add_argument("--target-macs", type=macs_arg(relative=False), default=None,
+                   help="target average MACs, e.g. 17M or 150k")
+    p.add_argument("--min-accuracy", type=float_arg(0, 1, high_open=True), default=None,
+                   help="constraint on predicted accuracy, in [0, 1) (--strategy bo)")
+    p.add_argument("--pool-size", type=POSITIVE, default=None,
+                   help=f"random architectures per acquisition pool (--strategy bo; default {bo.pool_size})")
+    p.add_argument("--confirm-top", type=int_arg(0), default=None,
+                   help=f"candidates confirmed by joint fine-tuning (default {d.confirm_top}; 0 with --table)")
+    p.add_argument("--confirm-epochs", type=POSITIVE, default=d.confirm_epochs)
+    p.add_argument("--warm-start-predictor", default=None, help="predictor file fitted on another dataset")
+    add_executor_args(p)
 
 
 def _strategy(args):
@@ -81,24 +112,33 @@ def run_search(args) -> int:
     from aebnas.engine.execution import create_executor
     from aebnas.engine.search import Search, SearchConfig
     from aebnas.engine.search.report import format_report, write_report
+    from aebnas.engine.tables import load_table
 
     check_data_dir(args.data_dir)
-    config = SearchConfig(
-        dataset=args.dataset, space=args.space, budget=args.budget, batch_size=args.batch_size, n_init=args.n_init,
-        strategy=_strategy(args), predictor=args.predictor, mode=args.mode, epochs=args.epochs,
-        backbone_epochs=args.backbone_epochs, train_batch_size=args.train_batch_size, lr=args.lr,
-        target_macs=parse_macs(args.target_macs) if args.target_macs else None, rule=args.rule,
-        backbone=args.backbone, backbone_options=key_values(args.backbone_option), max_exits=args.max_exits,
-        val_size=args.val_size, max_train=args.max_train, seed=args.seed, confirm_top=args.confirm_top,
-        confirm_epochs=args.confirm_epochs, warm_start_predictor=args.warm_start_predictor, device=args.device,
-    )
+    settings = dict(
+        settings_of(args), budget=args.budget, batch_size=args.batch_size, n_init=args.n_init,
+        strategy=_strategy(args), predictor=args.predictor,
+        target_macs=parse_macs(args.target_macs) if args.target_macs else None,
+        confirm_epochs=args.confirm_epochs, warm_start_predictor=args.warm_start_predictor)
+    if args.confirm_top is not None:
+        settings["confirm_top"] = args.confirm_top
+    table = None
+    if args.table is not None:
+        if args.executor != "local":
+            raise AebnasError(f"a search against a benchmark table looks its trials up in this process; use the "
+                              f"local executor, not --executor {args.executor}")
+        table = load_table(args.table)
+        config = SearchConfig.for_table(table, args.table, **settings)
+    else:
+        config = SearchConfig(**settings)
     executor = create_executor(args.executor, workers=args.workers, scheduler=args.scheduler)
-    search = Search(args.run_dir, config=config, data_dir=args.data_dir, download=args.download, new=args.new,
-                    progress=not args.quiet)
+    search = Search(args.run_dir, config=config, data_dir=args.data_dir, download=args.download, table=table,
+                    new=args.new, progress=not args.quiet)
     with search, executor:
         search.owner.claim()  # a second search on this run directory is refused from here on
         print(f"search in {search.run_dir} ({len(search.trials())} trials stored; budget {args.budget})"
-              + ("" if args.executor == "local" else f" on {args.executor} workers"), file=sys.stderr)
+              + ("" if args.executor == "local" else f" on {args.executor} workers")
+              + (f" against the table {args.table}" if table is not None else ""), file=sys.stderr)
         search.run(executor=executor)  # Ctrl-C: main() says what is kept and how to resume
         report, out = write_report(search)
     print(format_report(report))

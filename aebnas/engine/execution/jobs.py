@@ -78,7 +78,8 @@ class TrialJob:
 @dataclass(frozen=True)
 class TrialOutcome:
     """What a worker sends back: the exit outputs, trained weights (branches only in fast mode), exact
-    path costs and validation trade-off curve; or the error of a failed training."""
+    path costs and validation trade-off curve; or the error of a failed training. A look-up in a
+    benchmark table sends no outputs or weights, but each exit's accuracy alone (`exits` each)."""
 
     number: int
     train_seconds: float
@@ -87,3 +88,5 @@ class TrialOutcome:
     costs: PathCosts | None = None
     curve: TradeoffCurve | None = None
     error: str | None = None
+    exit_accuracy_val: tuple[float, ...] = ()
+    exit_accuracy_test: tuple[float, ...] = ()

@@ -80,6 +80,11 @@ class TrialRunner:
                                                         cache_dir=self.run_dir / "backbones")
         return self._backbone
 
+    def prepare(self, progress: bool = False) -> None:
+        """Trains (or loads) the frozen backbone in fast mode, before any worker needs it."""
+        if self.settings.mode == "fast":
+            self.backbone(progress)
+
     def resources(self) -> WorkerResources:
         """This runner's data and (fast mode) its backbone's weights, trained here first if not yet."""
         if self.settings.mode != "fast":

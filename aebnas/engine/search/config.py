@@ -14,6 +14,7 @@ from aebnas.engine.evaluation import TrainConfig
 from aebnas.engine.evaluation.candidate import check_mode
 from aebnas.engine.execution import TrialSettings
 from aebnas.engine.search.strategies import BayesianOptimisation, Strategy, create_strategy
+from aebnas.engine.tables import TABLE_SETTINGS, BenchmarkTable
 from aebnas.exceptions import AebnasError
 from aebnas.exit_rules import EXIT_RULES
 from aebnas.predictors import PREDICTORS
@@ -22,6 +23,8 @@ from aebnas.search_space.backbones import option_key
 
 #: settings a rerun may change without changing the trials
 _NOT_IDENTITY = ("budget", "confirm_top", "confirm_epochs", "confirm_lr", "retries", "device")
+#: settings left out of the identity while unset, so that runs stored before they existed still resume
+_OPTIONAL_IDENTITY = ("train_seed", "table")
 
 
 def _option_pairs(options: Any) -> tuple[tuple[str, Any], ...]:
@@ -63,6 +66,8 @@ class SearchConfig:
     val_size: int | None = None
     max_train: int | None = None
     seed: int = 0
+    train_seed: int | None = None
+    table: str | None = None
     confirm_top: int = 2
     confirm_epochs: int = 10
     confirm_lr: float = 0.01
@@ -96,7 +101,13 @@ class SearchConfig:
             if value is not None:
                 check_int(name, value, 1)
         check_seed(self.seed)
+        if self.train_seed is not None:
+            check_seed(self.train_seed, "training seed")
         check_int("confirm_top", self.confirm_top, 0)
+        if self.table is not None and self.confirm_top:
+            raise AebnasError(f"a search against a benchmark table trains nothing, so it cannot confirm candidates "
+                              f"(confirm_top={self.confirm_top}); set confirm_top=0 (--confirm-top 0): the table "
+                              "holds every architecture's test metrics")
         check_int("confirmation epochs", self.confirm_epochs, 1)
         check_float("confirmation learning rate", self.confirm_lr, 0, low_open=True)
         check_int("retries", self.retries, 0)
@@ -106,8 +117,26 @@ class SearchConfig:
         """The config whose ``identity()`` is ``identity`` (as a run store holds it), with ``overrides``
         of the settings outside the identity (budget, confirmation, retries, device)."""
         settings = dict(identity)
+        if settings.get("table") is not None:
+            overrides.setdefault("confirm_top", 0)  # a table search confirms nothing
         strategy = dict(settings.pop("strategy"))
         return cls(strategy=create_strategy(strategy.pop("name"), **strategy), **settings, **overrides)
+
+    @classmethod
+    def for_table(cls, table: BenchmarkTable, table_path: str | None = None, **settings: Any) -> "SearchConfig":
+        """A search against ``table`` (stored at ``table_path``, default the path it was read from): its
+        dataset, space, backbone and training settings come from the table; ``settings`` give the rest
+        (strategy, seed, budget, ...). A setting that contradicts the table is refused."""
+        table_path = table_path or table.path
+        if table_path is None:
+            raise AebnasError("a search against a table stores the table's path; give table_path (or a table "
+                              "read with load_table)")
+        fixed = {k: table.settings[k] for k in TABLE_SETTINGS}
+        given = dict(settings)
+        given.setdefault("confirm_top", 0)
+        probe = cls(**{**fixed, **given, "table": str(table_path)})
+        table.check_search(probe.identity(), probe.strategy.curve_method, probe.budget)
+        return probe
 
     @property
     def initial_design(self) -> int:
@@ -123,9 +152,9 @@ class SearchConfig:
         retries and device, not these."""
         out = {}
         for f in dataclasses.fields(self):
-            if f.name in _NOT_IDENTITY:
-                continue
             value = getattr(self, f.name)
+            if f.name in _NOT_IDENTITY or (f.name in _OPTIONAL_IDENTITY and value is None):
+                continue
             if f.name == "strategy":
                 value = value.to_dict()
             elif f.name == "backbone_options":
@@ -141,12 +170,14 @@ class SearchConfig:
     def train_config(self, epochs: int | None = None, lr: float | None = None, progress: bool = False) -> TrainConfig:
         """The candidates' training settings (``epochs`` and ``lr`` default to the search's)."""
         return TrainConfig(epochs=epochs or self.epochs, batch_size=self.train_batch_size, lr=lr or self.lr,
-                           seed=self.seed, device=self.device, progress=progress)
+                           seed=self.seed if self.train_seed is None else self.train_seed, device=self.device,
+                           progress=progress)
 
     def trial_settings(self, space: SearchSpace) -> TrialSettings:
         """What a worker needs to train this search's trials in ``space``."""
         return TrialSettings(
             dataset=self.dataset, val_size=self.val_size, max_train=self.max_train, data_seed=self.seed,
             backbone=space.backbone, backbone_options=option_key(space.backbone_options), mode=self.mode,
-            train=self.train_config(), backbone_train=self.train_config(self.backbone_epochs), rule=self.rule,
+            train=self.train_config(),
+            backbone_train=dataclasses.replace(self.train_config(self.backbone_epochs), seed=self.seed), rule=self.rule,
             curve_method=self.strategy.curve_method)

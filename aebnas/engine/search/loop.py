@@ -14,7 +14,7 @@ import torch
 from tqdm.auto import tqdm
 
 from aebnas.checks import check_output_dir
-from aebnas.datasets import DATASETS, DatasetSplits
+from aebnas.datasets import DATASETS, DatasetInfo, DatasetSplits
 from aebnas.engine.evaluation import CURVES, CandidateOutputs, FrozenBackbone, TradeoffCurve
 from aebnas.engine.execution import Executor, LocalExecutor, TrialJob, TrialOutcome, TrialRunner
 from aebnas.engine.search.config import SearchConfig
@@ -25,9 +25,10 @@ from aebnas.engine.search.records import ConfirmedCandidate, Trial, TrialMetrics
 from aebnas.engine.search.store import STORE_FILE, RunStore
 from aebnas.engine.search.strategies import ProposalContext
 from aebnas.engine.search.surrogate import RunPredictors, load_warm_start
+from aebnas.engine.tables import BenchmarkTable, TableRunner, TableSpace, load_table
 from aebnas.exceptions import AebnasError, UnreachableTargetError
 from aebnas.predictors import Predictor
-from aebnas.search_space import backbone_stage_macs, build_backbone, count_macs, path_costs
+from aebnas.search_space import SearchSpace, backbone_stage_macs, build_backbone, count_macs, path_costs
 
 
 class Search:
@@ -39,25 +40,41 @@ class Search:
         run_dir: directory of the run store, trial outputs, predictors and report.
         config: the settings (else built from ``settings``: fields of SearchConfig).
         data: already loaded splits (else loaded from ``config.dataset`` with ``data_dir``/``download``).
+        table: a benchmark table (loaded, or its path) to search instead of training: its space is the
+            table's architectures (:class:`~aebnas.engine.tables.TableSpace`) and every trial is looked
+            up; without a ``config``, the settings other than the table's come from ``settings``. With a
+            ``config`` whose ``table`` is set, the table already loaded (else read from that path).
         new: start afresh even if ``run_dir`` holds a run with another config.
         progress: show progress bars.
     """
 
     def __init__(self, run_dir: str | Path | None = None, *, config: SearchConfig | None = None,
                  data: DatasetSplits | None = None, data_dir: str | None = None, download: bool = False,
-                 new: bool = False, progress: bool = False, **settings: Any) -> None:
+                 table: BenchmarkTable | str | Path | None = None, new: bool = False, progress: bool = False,
+                 **settings: Any) -> None:
         if config is None:
             fields = [f.name for f in dataclasses.fields(SearchConfig)]
             unknown = sorted(set(settings) - set(fields))
             if unknown:
                 raise AebnasError(f"unknown search setting(s) {', '.join(unknown)}; allowed: {', '.join(fields)}")
-            config = SearchConfig(**settings)
+            if isinstance(table, (str, Path)):
+                table = load_table(table)
+            # against a table: the table's training settings, the rest as given
+            config = SearchConfig.for_table(table, **settings) if table is not None else SearchConfig(**settings)
         elif settings:
             raise AebnasError("give a Search either a config or settings, not both")
+        elif table is not None and config.table is None:
+            raise AebnasError("a table was given with a config that searches none; make the config with "
+                              "SearchConfig.for_table(table, ...)")
         self.config = c = config
         self.run_dir = check_output_dir(run_dir or f"runs/{c.dataset}-{c.space}-seed{c.seed}", "run directory")
         self.info = DATASETS.get(c.dataset).info
         self.space = c.make_space(self.info)
+        self.table = None
+        if c.table is not None:
+            self.table = table if isinstance(table, BenchmarkTable) else load_table(c.table)
+            self.table.check_search(c.identity(), c.strategy.curve_method)
+            self.space = TableSpace(self.space, self.table.architectures)
         self._check_target()
         warm_source = load_warm_start(self.space, c.warm_start_predictor) if c.warm_start_predictor else None
         self.owner = RunOwner(self.run_dir)
@@ -65,7 +82,10 @@ class Search:
             self.owner.claim()  # creating or replacing the store is a write: only the run's owner may
         self.store = RunStore.open(self.run_dir, c.identity(), new=new)  # only now, with every setting checked
         self.progress = progress
-        self.runner = TrialRunner(c.trial_settings(self.space), self.run_dir, data_dir, download, data=data)
+        if self.table is not None:
+            self.runner = TableRunner(self.table, c.trial_settings(self.space), c.seed)
+        else:
+            self.runner = TrialRunner(c.trial_settings(self.space), self.run_dir, data_dir, download, data=data)
         self._data_dir, self._download = data_dir, download
         self.predictors = RunPredictors(self.space, c.dataset, c.predictor, c.seed, self.ref_macs, warm_source)
 
@@ -108,10 +128,14 @@ class Search:
     # -- what the run is measured against -------------------------------------------------------
     @property
     def data(self) -> DatasetSplits:
+        if self.table is not None:
+            raise AebnasError("a search against a benchmark table loads no data")
         return self.runner.data
 
     @property
     def backbone(self) -> FrozenBackbone:
+        if self.table is not None:
+            raise AebnasError("a search against a benchmark table trains no backbone")
         return self.runner.backbone(self.progress)
 
     @functools.cached_property
@@ -120,9 +144,7 @@ class Search:
         backbone alone (an early-exit network costlier on average than the backbone is no gain)."""
         if self.config.target_macs is not None:
             return float(self.config.target_macs)
-        with torch.random.fork_rng(devices=[]):  # building initialises weights: leave the caller's RNG
-            net = build_backbone(self.space.backbone, self.space.backbone_options, self.info)
-        return float(count_macs(net, self.info.input_shape))
+        return backbone_macs(self.space, self.info)
 
     @property
     def ref_accuracy(self) -> float:
@@ -180,7 +202,7 @@ class Search:
 
     def _record(self, trial: Trial | int, outputs: CandidateOutputs | None, curve: TradeoffCurve | None,
                 error: str | None, train_seconds: float | None, costs=None, outputs_path: str | None = None,
-                checkpoint_path: str | None = None) -> Trial:
+                checkpoint_path: str | None = None, exit_accuracy: tuple[tuple, tuple] = ((), ())) -> Trial:
         self.owner.claim()
         number = trial if isinstance(trial, int) else trial.number
         trial = self.store.trial(number)
@@ -189,7 +211,7 @@ class Search:
         if error is not None:
             return self.store.fail(number, error)
         costs = costs or path_costs(trial.arch, self.info.input_shape, self.info.num_classes)
-        exit_val = exit_test = ()
+        exit_val, exit_test = exit_accuracy
         if outputs is not None:
             if outputs.val.num_exits != trial.arch.num_exits:
                 raise AebnasError(f"outputs have {outputs.val.num_exits} exits; trial {number} has {trial.arch.num_exits}")
@@ -205,10 +227,14 @@ class Search:
         return self.store.complete(number, costs.paths, metrics, curve, outputs_path, checkpoint_path, train_seconds)
 
     def record(self, outcome: TrialOutcome) -> Trial:
-        """Stores a finished job: outputs and weights under RUN_DIR/trials/N, the trial complete (or failed)."""
+        """Stores a finished job: outputs and weights under RUN_DIR/trials/N, the trial complete (or failed).
+        A table look-up has neither: its curve and exit accuracies are stored."""
         self.owner.claim()
         if outcome.error is not None:
             return self.store.fail(outcome.number, outcome.error)
+        if outcome.outputs is None:
+            return self._record(outcome.number, None, outcome.curve, None, outcome.train_seconds, outcome.costs,
+                                exit_accuracy=(outcome.exit_accuracy_val, outcome.exit_accuracy_test))
         folder = self.run_dir / "trials" / str(outcome.number)
         folder.mkdir(parents=True, exist_ok=True)
         outcome.outputs.save(folder / "outputs.pt")
@@ -224,7 +250,7 @@ class Search:
 
     # -- the loop -------------------------------------------------------------------------------
     def _used(self) -> int:
-        return len(self.trials(TrialState.COMPLETE, TrialState.FAILED))
+        return self.store.count(TrialState.COMPLETE, TrialState.FAILED)
 
     def run(self, callback: Callable[[Trial], None] | None = None, executor: Executor | None = None) -> list[Trial]:
         """Runs (or resumes) the search until ``budget`` trials are trained, then confirms the top
@@ -236,13 +262,18 @@ class Search:
         in stays open (close it, or use ``with``)."""
         c = self.config
         self.owner.claim()  # before anything is trained or written: a second search on this run is refused
-        if c.mode == "fast":
-            self.runner.backbone(self.progress)  # trained once, here, before any worker needs it
+        if self.table is not None and executor is not None and not isinstance(executor, LocalExecutor):
+            raise AebnasError(f"a search against a benchmark table looks its trials up in this process; use the "
+                              f"local executor, not {executor.name!r}")
+        if self.table is not None:
+            self.table.check_search(c.identity(), c.strategy.curve_method, c.budget)
+        self.runner.prepare(self.progress)  # fast mode: the backbone, trained once, before any worker needs it
         own = executor is None
         executor = LocalExecutor() if own else executor
         executor.start(self.runner, c.batch_size)
         in_flight: dict[Any, Trial] = {}
         bar = tqdm(total=c.budget, initial=min(self._used(), c.budget), desc="search", disable=not self.progress)
+        front = self.front() if self.progress else []  # kept up to date trial by trial, for the progress bar
         try:
             while True:
                 # trials left pending or running (by an interruption or a crash) go first, so a resumed
@@ -263,9 +294,11 @@ class Search:
                     trial = in_flight.pop(handle)
                     done = self._settle(trial, outcome)
                     bar.update(done.state != TrialState.PENDING)
-                    front = self.front()
-                    bar.set_postfix(front=len(front), hv=f"{self.hypervolume():.4f}",
-                                    best=f"{max((p.accuracy for p in front), default=0):.3f}")
+                    if self.progress and done.curve is not None:
+                        front = pareto_front(front + curve_points(_labelled([done]), c.target_macs))
+                        hv = hypervolume(front, self.ref_macs, self.ref_accuracy)
+                        bar.set_postfix(front=len(front), hv=f"{hv:.4f}",
+                                        best=f"{max((p.accuracy for p in front), default=0):.3f}")
                     if callback is not None:
                         callback(done)
         finally:
@@ -306,6 +339,13 @@ class Search:
                 c.target_macs, self.run_dir / "confirmed" / trial.arch_id, self.run_dir)
             self.store.add_confirmed(result)
         return self.store.confirmed()
+
+
+def backbone_macs(space: SearchSpace, info: DatasetInfo) -> float:
+    """MACs of ``space``'s backbone alone (no early exit) on ``info``'s inputs."""
+    with torch.random.fork_rng(devices=[]):  # building initialises weights: leave the caller's RNG
+        net = build_backbone(space.backbone, space.backbone_options, info)
+    return float(count_macs(net, info.input_shape))
 
 
 def _labelled(trials: list[Trial]) -> list[LabelledCurve]:

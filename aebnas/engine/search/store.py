@@ -230,9 +230,19 @@ class RunStore:
 
     def trials(self, *states: TrialState) -> list[Trial]:
         """Trials in creation order, optionally only those in ``states``."""
-        rows = self._db.execute("SELECT * FROM trials ORDER BY number").fetchall()
-        trials = [self._trial(r) for r in rows]
-        return [t for t in trials if not states or t.state in states]
+        where, values = self._where(states)
+        return [self._trial(r) for r in self._db.execute(f"SELECT * FROM trials{where} ORDER BY number", values)]
+
+    def count(self, *states: TrialState) -> int:
+        """How many trials there are (in ``states``, if given), without reading them."""
+        where, values = self._where(states)
+        return self._db.execute(f"SELECT COUNT(*) FROM trials{where}", values).fetchone()[0]
+
+    @staticmethod
+    def _where(states: Sequence[TrialState]) -> tuple[str, tuple[str, ...]]:
+        if not states:
+            return "", ()
+        return f" WHERE state IN ({', '.join('?' * len(states))})", tuple(TrialState(s).value for s in states)
 
     @staticmethod
     def _trial(row: sqlite3.Row) -> Trial:

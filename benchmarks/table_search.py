@@ -1,0 +1,241 @@
+"""Search strategies compared on a benchmark table (`aebnas table build`): every strategy searches the
+table for many seeds, paired by seed (the same initial design), with look-ups instead of training.
+
+Reports, per table: median and inter-quartile range of the validation hypervolume (and the test
+hypervolume of the networks and thresholds the validation front chose) at each checkpoint; normalised
+regret, (oracle HV - HV) / (oracle HV - HV after the first checkpoint), with the oracle the table's own
+front for the seed's training noise; how many candidates each run needs to reach random search's median
+final HV; paired one-sided Wilcoxon signed-rank p-values of `bo` against each baseline; and the wall
+time a user would wait (the table's recorded training seconds plus the measured proposal time).
+
+    .venv/bin/python benchmarks/table_search.py run --table benchmarks/tables/digits.json.gz --seeds 30
+    .venv/bin/python benchmarks/table_search.py report --table benchmarks/tables/digits.json.gz \\
+        --json docs/results/table_search_digits.json --plot docs/img/table_search_digits.png
+
+`run` resumes: finished runs are skipped, an interrupted one continues from its store; --max-minutes stops
+starting new runs (exit status 3: rerun to continue).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from scipy.stats import wilcoxon
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
+
+from _environment import print_environment  # noqa: E402  (benchmarks/, the script's folder)
+
+from aebnas import Search, SearchConfig, TrialState  # noqa: E402
+from aebnas.engine.search.front import hypervolume  # noqa: E402
+from aebnas.engine.search.table_stats import oracle_front, reference, test_hypervolume  # noqa: E402
+from aebnas.engine.tables import load_table  # noqa: E402
+
+EXIT_MORE = 3
+#: strategy variants: label -> (registered strategy, predictor of its runs)
+VARIANTS = {"bo": ("bo", "xgboost"), "bo-gp": ("bo", "gp"), "random": ("random", "xgboost"),
+            "nsga2": ("nsga2", "xgboost"), "paper": ("paper", "xgboost")}
+#: the target (and hypervolume reference) as a share of the backbone's MACs, per dataset: where the
+#: backbone's stage costs leave a choice of exits (as in benchmarks/search_efficiency.py)
+TARGET_SHARE = {"digits": 0.5, "fashion_mnist": 0.8}
+COMMON = dict(batch_size=4, n_init=8)
+
+
+def table_name(path: str | Path) -> str:
+    return Path(path).name.split(".")[0]
+
+
+def target_macs(table, share: float | None = None) -> float:
+    ref_macs, _ = reference(table)
+    return round((share or TARGET_SHARE.get(table.settings["dataset"], 1.0)) * ref_macs)
+
+
+def run(args) -> int:
+    print_environment(args)
+    table = load_table(args.table)
+    target = target_macs(table, args.target_share)
+    root = Path(args.out) / table_name(args.table)
+    deadline = time.monotonic() + 60 * args.max_minutes if args.max_minutes else math.inf
+    for seed in range(args.seeds):
+        for label in args.strategies:
+            summary = root / label / f"seed{seed}.json"
+            if summary.exists():
+                continue
+            if time.monotonic() > deadline:
+                print("time limit reached: rerun to continue", flush=True)
+                return EXIT_MORE
+            strategy, predictor = VARIANTS[label]
+            config = SearchConfig.for_table(table, args.table, strategy=strategy, predictor=predictor, seed=seed,
+                                            budget=args.budget, target_macs=target, **COMMON)
+            start = time.perf_counter()
+            elapsed: dict[int, float] = {}
+            with Search(root / label / f"seed{seed}", config=config, table=table) as search:
+                search.run(callback=lambda t: elapsed.__setitem__(t.number, time.perf_counter() - start))
+                record = summarise_run(search, table, elapsed, args.budget)
+            summary.write_text(json.dumps(record))
+            print(f"{label:7s} seed {seed:2d}: HV@{args.budget} {record['hv'][-1]:.4f} "
+                  f"({time.perf_counter() - start:.1f} s)", flush=True)
+    return 0
+
+
+def summarise_run(search: Search, table, elapsed: dict[int, float], budget: int) -> dict[str, Any]:
+    """Per trained candidate k = 1..budget (in trial order): validation HV, test HV of the validation
+    front's choices, and the cumulative wall time (table training seconds + measured proposal time)."""
+    trials = sorted(search.trials(TrialState.COMPLETE), key=lambda t: t.number)[:budget]
+    ref_macs, ref_accuracy = search.ref_macs, search.ref_accuracy
+    method, seed = search.config.strategy.curve_method, search.config.seed
+    hv, test_hv = [], []
+    for k in range(1, len(trials) + 1):
+        front = search.front(trials[:k])
+        hv.append(hypervolume(front, ref_macs, ref_accuracy))
+        test_hv.append(test_hypervolume(table, front, ref_macs, ref_accuracy, seed, method))
+    train = np.cumsum([t.train_seconds for t in trials]).tolist()
+    proposals = [elapsed.get(t.number, math.nan) for t in trials]  # NaN: finished in an earlier invocation
+    return {"strategy": search.config.strategy.name, "predictor": search.config.predictor, "seed": seed,
+            "arch_ids": [t.arch_id for t in trials], "sources": [t.source for t in trials], "hv": hv,
+            "test_hv": test_hv, "train_seconds": train, "search_seconds": proposals}
+
+
+# -- report ---------------------------------------------------------------------------------------------
+
+
+def load_runs(root: Path, labels: list[str]) -> dict[str, dict[int, dict[str, Any]]]:
+    runs = {}
+    for label in labels:
+        runs[label] = {}
+        for path in sorted((root / label).glob("seed*.json")):
+            record = json.loads(path.read_text())
+            runs[label][record["seed"]] = record
+    return runs
+
+
+def quartiles(values) -> tuple[float, float, float]:
+    """Median, first and third quartile (of observed values: an infinite "never" stays infinite)."""
+    q = np.quantile(np.asarray(values, dtype=float), [0.25, 0.5, 0.75], method="inverted_cdf")
+    return float(q[1]), float(q[0]), float(q[2])
+
+
+def paired_p(a: list[float], b: list[float]) -> float | None:
+    """One-sided paired Wilcoxon signed-rank p-value of a > b; None when every pair is tied."""
+    diff = np.asarray(a) - np.asarray(b)
+    if not np.any(diff != 0):
+        return None
+    return float(wilcoxon(a, b, alternative="greater").pvalue)
+
+
+def report(args) -> int:
+    table = load_table(args.table)
+    ref_macs, ref_accuracy = target_macs(table, args.target_share), reference(table)[1]
+    root = Path(args.out) / table_name(args.table)
+    runs = load_runs(root, args.strategies)
+    seeds = sorted(set.intersection(*(set(r) for r in runs.values()))) if all(runs.values()) else []
+    if not seeds:
+        print("no seed has finished runs of every strategy yet")
+        return 1
+    checkpoints = [c for c in args.checkpoints if c <= args.budget]
+    oracle = {s: hypervolume(oracle_front(table, s, "fine", ref_macs), ref_macs, ref_accuracy) for s in seeds}
+    first, mid = checkpoints[0], checkpoints[len(checkpoints) // 2]
+    out: dict[str, Any] = {"table": str(args.table), "seeds": seeds, "checkpoints": checkpoints, "oracle_hv": oracle,
+                           "target_macs": ref_macs, "strategies": {}}
+    print(f"{table_name(args.table)}: {len(seeds)} paired seeds, budget {args.budget}, target {ref_macs:,.0f} MACs; "
+          f"oracle HV median {np.median(list(oracle.values())):.4f}\n")
+    print("| strategy | " + " | ".join(f"HV@{c} median [IQR]" for c in checkpoints) + f" | test HV@{args.budget} | "
+          f"regret@{mid} median [IQR] | candidates to random's median HV@{args.budget} | wall s to the same |")
+    print("|---" * (len(checkpoints) + 5) + "|")
+    random_final = np.median([runs["random"][s]["hv"][args.budget - 1] for s in seeds]) if "random" in runs else None
+    for label in args.strategies:
+        rs = [runs[label][s] for s in seeds]
+        hv = {c: [r["hv"][c - 1] for r in rs] for c in checkpoints}
+        test = [r["test_hv"][args.budget - 1] for r in rs]
+        regret = {c: [(oracle[r["seed"]] - r["hv"][c - 1]) / max(oracle[r["seed"]] - r["hv"][first - 1], 1e-12)
+                      for r in rs] for c in checkpoints}
+        reach, wall = [], []
+        for r in rs:
+            k = next((i for i, v in enumerate(r["hv"]) if random_final is not None and v >= random_final), None)
+            reach.append(math.inf if k is None else k + 1)
+            wall.append(math.inf if k is None else r["train_seconds"][k] + (r["search_seconds"][k] or 0.0))
+        entry = {"hv": {c: quartiles(v) for c, v in hv.items()}, "test_hv": quartiles(test),
+                 "regret": {c: quartiles(v) for c, v in regret.items()}, "reach": quartiles(reach),
+                 "reached": int(np.isfinite(reach).sum()), "wall_to_reach": quartiles(wall)}
+        out["strategies"][label] = entry
+        cells = [f"{m:.4f} [{lo:.4f}, {hi:.4f}]" for m, lo, hi in entry["hv"].values()]
+        m, lo, hi = entry["test_hv"]
+        rg = entry["regret"][mid]
+        rm, rlo, rhi = entry["reach"]
+        wm = entry["wall_to_reach"][0]
+        print(f"| {label} | " + " | ".join(cells) + f" | {m:.4f} [{lo:.4f}, {hi:.4f}] | {rg[0]:.2f} [{rg[1]:.2f}, "
+              f"{rg[2]:.2f}] | {rm:g} [{rlo:g}, {rhi:g}] ({entry['reached']}/{len(rs)} reach) | {wm:,.0f} |")
+    if "bo" in runs:
+        print(f"\npaired one-sided Wilcoxon signed-rank p-values, bo > baseline (n = {len(seeds)} seeds; "
+              "'tied' = identical at every seed):\n")
+        print("| baseline | " + " | ".join(f"@{c}" for c in checkpoints)
+              + f" | bo wins / ties / losses @{args.budget} |")
+        print("|---" * (len(checkpoints) + 2) + "|")
+        out["wilcoxon_bo_greater"] = {}
+        for label in args.strategies:
+            if label == "bo":
+                continue
+            ps = {c: paired_p([runs["bo"][s]["hv"][c - 1] for s in seeds], [runs[label][s]["hv"][c - 1] for s in seeds])
+                  for c in checkpoints}
+            out["wilcoxon_bo_greater"][label] = ps
+            d = np.array([runs["bo"][s]["hv"][args.budget - 1] - runs[label][s]["hv"][args.budget - 1] for s in seeds])
+            print(f"| {label} | " + " | ".join("tied" if p is None else f"{p:.2g}" for p in ps.values())
+                  + f" | {(d > 0).sum()} / {(d == 0).sum()} / {(d < 0).sum()} |")
+    if args.json:
+        out["runs"] = {label: {s: {k: runs[label][s][k] for k in ("hv", "test_hv", "train_seconds", "search_seconds")}
+                               for s in seeds} for label in args.strategies}
+        Path(args.json).write_text(json.dumps(out, indent=1, default=float))
+    if args.plot:
+        plot(runs, seeds, args, oracle)
+    return 0
+
+
+def plot(runs, seeds, args, oracle) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 4))
+    x = np.arange(1, args.budget + 1)
+    for label in args.strategies:
+        curves = np.array([runs[label][s]["hv"][: args.budget] for s in seeds])
+        q25, q50, q75 = np.quantile(curves, [0.25, 0.5, 0.75], axis=0)
+        ax.plot(x, q50, label=label)
+        ax.fill_between(x, q25, q75, alpha=0.2)
+    ax.axhline(np.median(list(oracle.values())), color="k", ls=":", lw=1, label="table oracle")
+    ax.set_xlabel("trained candidates")
+    ax.set_ylabel("validation hypervolume")
+    ax.set_title(f"{table_name(args.table)}: median and IQR over {len(seeds)} seeds")
+    ax.legend(loc="lower right", fontsize=8)
+    fig.tight_layout()
+    fig.savefig(args.plot, dpi=120)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("action", choices=["run", "report"])
+    parser.add_argument("--table", required=True)
+    parser.add_argument("--out", default="benchmarks/results/table_search")
+    parser.add_argument("--seeds", type=int, default=30)
+    parser.add_argument("--budget", type=int, default=64)
+    parser.add_argument("--checkpoints", type=int, nargs="+", default=[8, 16, 32, 64])
+    parser.add_argument("--strategies", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
+    parser.add_argument("--max-minutes", type=float, default=None)
+    parser.add_argument("--target-share", type=float, default=None,
+                        help="target as a share of the backbone's MACs (default: per dataset, 1 for others)")
+    parser.add_argument("--json", default=None, help="report: write the numbers and every run's curves here")
+    parser.add_argument("--plot", default=None, help="report: median HV curves with IQR bands")
+    args = parser.parse_args()
+    return run(args) if args.action == "run" else report(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
