@@ -191,10 +191,21 @@ def report(args) -> int:
     if args.json:
         out["runs"] = {label: {s: {k: runs[label][s][k] for k in ("hv", "test_hv", "train_seconds", "search_seconds")}
                                for s in seeds} for label in args.strategies}
-        Path(args.json).write_text(json.dumps(out, indent=1, default=float))
+        Path(args.json).write_text(json.dumps(_rounded(out), separators=(",", ":")))
     if args.plot:
         plot(runs, seeds, args, oracle)
     return 0
+
+
+def _rounded(value: Any) -> Any:
+    """Numbers to 6 significant digits (infinite ones as strings), for a compact JSON file."""
+    if isinstance(value, dict):
+        return {str(k): _rounded(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_rounded(v) for v in value]
+    if isinstance(value, float):
+        return float(f"{value:.6g}") if math.isfinite(value) else str(value)
+    return value
 
 
 def plot(runs, seeds, args, oracle) -> None:
@@ -204,9 +215,10 @@ def plot(runs, seeds, args, oracle) -> None:
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(6, 4))
-    x = np.arange(1, args.budget + 1)
+    start = args.checkpoints[0]  # from the first checkpoint: the initial design is shared
+    x = np.arange(start, args.budget + 1)
     for label in args.strategies:
-        curves = np.array([runs[label][s]["hv"][: args.budget] for s in seeds])
+        curves = np.array([runs[label][s]["hv"][start - 1: args.budget] for s in seeds])
         q25, q50, q75 = np.quantile(curves, [0.25, 0.5, 0.75], axis=0)
         ax.plot(x, q50, label=label)
         ax.fill_between(x, q25, q75, alpha=0.2)
