@@ -112,7 +112,7 @@ def run_search(args) -> int:
     from aebnas.engine.execution import create_executor
     from aebnas.engine.search import Search, SearchConfig
     from aebnas.engine.search.report import format_report, write_report
-    from aebnas.engine.tables import load_table
+    from aebnas.engine.tables import check_local_executor, load_table
 
     check_data_dir(args.data_dir)
     settings = dict(
@@ -124,9 +124,7 @@ def run_search(args) -> int:
         settings["confirm_top"] = args.confirm_top
     table = None
     if args.table is not None:
-        if args.executor != "local":
-            raise AebnasError(f"a search against a benchmark table looks its trials up in this process; use the "
-                              f"local executor, not --executor {args.executor}")
+        check_local_executor(args.executor)  # before the run store is created
         table = load_table(args.table)
         config = SearchConfig.for_table(table, args.table, **settings)
     else:

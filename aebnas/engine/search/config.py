@@ -14,7 +14,7 @@ from aebnas.engine.evaluation import TrainConfig
 from aebnas.engine.evaluation.candidate import check_mode
 from aebnas.engine.execution import TrialSettings
 from aebnas.engine.search.strategies import BayesianOptimisation, Strategy, create_strategy
-from aebnas.engine.tables import TABLE_SETTINGS, BenchmarkTable
+from aebnas.engine.tables import BenchmarkTable
 from aebnas.exceptions import AebnasError
 from aebnas.exit_rules import EXIT_RULES
 from aebnas.predictors import PREDICTORS
@@ -131,10 +131,9 @@ class SearchConfig:
         if table_path is None:
             raise AebnasError("a search against a table stores the table's path; give table_path (or a table "
                               "read with load_table)")
-        fixed = {k: table.settings[k] for k in TABLE_SETTINGS}
         given = dict(settings)
         given.setdefault("confirm_top", 0)
-        probe = cls(**{**fixed, **given, "table": str(table_path)})
+        probe = cls(**{**table.training_settings, **given, "table": str(table_path)})
         table.check_search(probe.identity(), probe.strategy.curve_method, probe.budget)
         return probe
 

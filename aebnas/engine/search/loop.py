@@ -25,7 +25,7 @@ from aebnas.engine.search.records import ConfirmedCandidate, Trial, TrialMetrics
 from aebnas.engine.search.store import STORE_FILE, RunStore
 from aebnas.engine.search.strategies import ProposalContext
 from aebnas.engine.search.surrogate import RunPredictors, load_warm_start
-from aebnas.engine.tables import BenchmarkTable, TableRunner, TableSpace, load_table
+from aebnas.engine.tables import BenchmarkTable, TableRunner, TableSpace, check_local_executor, load_table
 from aebnas.exceptions import AebnasError, UnreachableTargetError
 from aebnas.predictors import Predictor
 from aebnas.search_space import SearchSpace, backbone_stage_macs, build_backbone, count_macs, path_costs
@@ -262,10 +262,8 @@ class Search:
         in stays open (close it, or use ``with``)."""
         c = self.config
         self.owner.claim()  # before anything is trained or written: a second search on this run is refused
-        if self.table is not None and executor is not None and not isinstance(executor, LocalExecutor):
-            raise AebnasError(f"a search against a benchmark table looks its trials up in this process; use the "
-                              f"local executor, not {executor.name!r}")
         if self.table is not None:
+            check_local_executor(executor.name if executor is not None else LocalExecutor.name)
             self.table.check_search(c.identity(), c.strategy.curve_method, c.budget)
         self.runner.prepare(self.progress)  # fast mode: the backbone, trained once, before any worker needs it
         own = executor is None

@@ -11,21 +11,18 @@ from typing import Any, Sequence
 import numpy as np
 
 from aebnas.datasets import DATASETS
+from aebnas.engine.search.config import SearchConfig
 from aebnas.engine.search.front import FrontPoint, LabelledCurve, curve_points, hypervolume, pareto_front
 from aebnas.engine.search.loop import backbone_macs
 from aebnas.engine.tables import BenchmarkTable, TableSpace
-from aebnas.search_space import SearchSpace
 
 #: MACs budgets `table show` describes, as shares of the backbone's own cost
 SUMMARY_BUDGETS = (0.25, 0.5, 0.75, 1.0)
 
 
 def table_space(table: BenchmarkTable) -> TableSpace:
-    """The table's search space (its architectures only)."""
-    s = table.settings
-    info = DATASETS.get(s["dataset"]).info
-    base = SearchSpace.for_dataset(info, s["space"], backbone=s["backbone"], backbone_options=s["backbone_options"],
-                                   max_exits=s["max_exits"])
+    """The table's search space (its architectures only), made as a search against the table makes it."""
+    base = SearchConfig(**table.training_settings).make_space(DATASETS.get(table.settings["dataset"]).info)
     return TableSpace(base, table.architectures)
 
 

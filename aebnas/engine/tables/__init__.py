@@ -4,8 +4,8 @@ answers a search's trials by look-up (:class:`TableRunner`)."""
 
 from aebnas.engine.tables._table import (TABLE_SETTINGS, BenchmarkTable, TableCurve, TableEntry, TableResult,
                                          load_table)
-from aebnas.engine.tables.runner import TableRunner
+from aebnas.engine.tables.runner import TableRunner, check_local_executor
 from aebnas.engine.tables.space import TableSpace
 
 __all__ = ["TABLE_SETTINGS", "BenchmarkTable", "TableCurve", "TableEntry", "TableResult", "TableRunner", "TableSpace",
-           "load_table"]
+           "check_local_executor", "load_table"]

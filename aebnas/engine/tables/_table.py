@@ -138,6 +138,11 @@ class BenchmarkTable:
         return sorted(self.entries[0].results[0].curves) if self.entries else []
 
     @property
+    def training_settings(self) -> dict[str, Any]:
+        """The search settings the table fixes (:data:`TABLE_SETTINGS`), as a search config takes them."""
+        return {k: self.settings[k] for k in TABLE_SETTINGS}
+
+    @property
     def noise_entries(self) -> list[TableEntry]:
         """The entries trained with more than one seed."""
         return [e for e in self.entries if len(e.results) > 1]

@@ -5,7 +5,15 @@ from __future__ import annotations
 
 from aebnas.engine.execution import TrialJob, TrialOutcome, TrialSettings
 from aebnas.engine.tables._table import BenchmarkTable
+from aebnas.exceptions import AebnasError
 from aebnas.search_space import path_costs
+
+
+def check_local_executor(name: str) -> None:
+    """Refuses any executor but ``local`` for a search against a table (look-ups need no workers)."""
+    if name != "local":
+        raise AebnasError(f"a search against a benchmark table looks its trials up in this process; use the "
+                          f"local executor, not {name!r}")
 
 
 class TableRunner:
