@@ -9,7 +9,9 @@ The public API, importable from here; each name is imported when first used, so 
 * one network: ``Architecture``, ``ExitSpec``, ``SearchSpace``, ``build``, ``path_costs``,
   ``train_candidate``, ``TrainConfig``; registries ``list_backbones``, ``list_presets``;
 * data: ``load_dataset``, ``list_datasets``; predictors: ``create_predictor``, ``list_predictors``,
-  ``load_predictor``.
+  ``load_predictor``;
+* deployment: ``export_run`` (a run's network as ONNX or TorchScript segments with a manifest) and
+  ``load_runtime`` (real early exit on an export; an ONNX one needs no torch).
 """
 
 from __future__ import annotations
@@ -29,6 +31,8 @@ _PUBLIC = {
                             "list_presets"),
     "aebnas.datasets": ("list_datasets", "load_dataset"),
     "aebnas.predictors": ("create_predictor", "list_predictors", "load_predictor"),
+    "aebnas.engine.export": ("export_run",),
+    "aebnas.runtime": ("load_runtime",),
 }
 _MODULE_OF = {name: module for module, names in _PUBLIC.items() for name in names}
 

@@ -178,8 +178,8 @@ def section_curves(pool: Pool, models: list[str], repeats: int, seed: int) -> No
     print(f"\n## Learning curves: {pool.dataset}, {n} architectures, {len(pool.train)} training rows "
           f"(relative grid), {len(pool.eval)} evaluation rows (shared grid of 8 budgets); held out: the "
           f"{n - max(SIZES)} not in the largest training set; {repeats} repeats (seed {seed})")
-    print(f"{'predictor':>14} {'trained':>7} {'tau@budget':>10} {'(std)':>6} {'tau_all':>7} {'rmse':>6} "
-          f"{'calib':>6} {'fit+pred s':>10}")
+    print(f"{'predictor':>14} {'trained':>7} {'tau@budget':>10} {'(std)':>6} {'top10%':>6} {'tau_all':>7} "
+          f"{'rmse':>6} {'calib':>6} {'fit+pred s':>10}")
     for name in models:
         encoding, factory = MODELS[name]
         start = time.perf_counter()
@@ -191,7 +191,8 @@ def section_curves(pool: Pool, models: list[str], repeats: int, seed: int) -> No
             taus = np.array([run[k]["tau_at_macs_budget"] for run in per_repeat])
             mean = {key: float(np.nanmean([run[k][key] for run in per_repeat])) for key in per_repeat[0][k]}
             print(f"{name:>14} {size:>7} {mean['tau_at_macs_budget']:>10.3f} {np.nanstd(taus):>6.3f} "
-                  f"{mean['tau_all']:>7.3f} {mean['rmse']:>6.4f} {mean['calibration']:>6.2f} {seconds:>10.2f}",
+                  f"{mean['top_recall_at_macs_budget']:>6.2f} {mean['tau_all']:>7.3f} {mean['rmse']:>6.4f} "
+                  f"{mean['calibration']:>6.2f} {seconds:>10.2f}",
                   flush=True)
 
 

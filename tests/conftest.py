@@ -60,3 +60,25 @@ def tiny_table(tiny_table_path):
     from aebnas.engine.tables import load_table
 
     return load_table(tiny_table_path)
+
+
+@pytest.fixture(scope="session")
+def confirmed_run(digits, digits_backbones, tmp_path_factory):
+    """A finished small digits search (fast mode, 2 random candidates) with one confirmed candidate."""
+    from aebnas.engine.search import Search
+
+    run_dir = with_backbones(tmp_path_factory.mktemp("confirmed-run"), digits_backbones)
+    with Search(run_dir, data=digits, dataset="digits", budget=2, batch_size=2, n_init=2, epochs=2, strategy="random",
+                backbone_epochs=BACKBONE_EPOCHS, confirm_top=1, confirm_epochs=1, device="cpu") as search:
+        search.run()
+    return run_dir
+
+
+@pytest.fixture(scope="session")
+def onnx_export(confirmed_run, tmp_path_factory):
+    """The run's confirmed candidate exported to ONNX."""
+    from aebnas.engine.export import export_run
+
+    out = tmp_path_factory.mktemp("export") / "onnx"
+    export_run(confirmed_run, "onnx", out)
+    return out

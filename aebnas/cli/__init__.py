@@ -14,7 +14,7 @@ import warnings
 from dataclasses import dataclass
 from typing import Callable, Iterator, Sequence
 
-from aebnas.cli import _network, _search, _table
+from aebnas.cli import _deploy, _network, _search, _table
 from aebnas.cli._common import ArgumentParser, parse_macs
 from aebnas.exceptions import AebnasError
 
@@ -45,6 +45,12 @@ COMMANDS = {
                           _search.run_predictors),
     "table": Command("build or show a benchmark table (architectures trained once, searched many times)",
                      _table.add_table_args, _table.run_table),
+    "export": Command("export a run's network as ONNX or TorchScript segments with a manifest, for deployment",
+                      _deploy.add_export_args, _deploy.run_export),
+    "predict": Command("classify images with an exported network, exiting early for real", _deploy.add_predict_args,
+                       _deploy.run_predict),
+    "profile": Command("measure a latency table of every part a search space combines, on this machine",
+                       _deploy.add_profile_args, _deploy.run_profile),
 }
 
 

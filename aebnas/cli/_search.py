@@ -78,7 +78,7 @@ def add_search_args(p: argparse.ArgumentParser) -> None:
                         "dataset, space, backbone and training settings come from the table")
     p.add_argument("--budget", type=POSITIVE, default=d.budget, help="trained candidates (the predictor budget)")
     p.add_argument("--batch-size", type=POSITIVE, default=d.batch_size, help="candidates proposed per round (q)")
-    p.add_argument("--n-init", type=int_arg(2), default=None, help="initial design size (default: half the budget)")
+    p.add_argument("--n-init", type=int_arg(2), default=None, help="initial design size (default: an eighth of the budget, at least 2 batches)")
     p.add_argument("--strategy", default=d.strategy.name, choices=list_strategies())
     p.add_argument("--strategy-option", action="append", metavar="KEY=VALUE",
                    help="a setting of the strategy, e.g. population_size=32 for nsga2 or paper (repeatable)")
@@ -140,7 +140,7 @@ def run_search(args) -> int:
         search.run(executor=executor)  # Ctrl-C: main() says what is kept and how to resume
         report, out = write_report(search)
     print(format_report(report))
-    print(f"\nreport: {out}/ (report.json, front.csv, trials.csv, front.png, hypervolume.png, predicted_vs_measured.png)")
+    print(f"\nreport: {out}/ (report.html, report.json, front.csv, trials.csv, front.png, hypervolume.png, predicted_vs_measured.png)")
     return 0
 
 
@@ -159,7 +159,7 @@ def run_report(args) -> int:
         check_output_dir(args.out, "report --out")
     report, out = write_report(Search.open(args.run_dir, data_dir=args.data_dir), args.out)
     print(format_report(report))
-    print(f"\nreport: {out}/")
+    print(f"\nreport: {out}/ (open {out}/report.html in a browser)")
     return 0
 
 

@@ -79,8 +79,10 @@ def _show(args) -> int:
     print(f"reference point: {summary.ref_macs:,.0f} MACs (the backbone alone), accuracy {summary.ref_accuracy:.3f}\n")
     print("validation accuracy (%) at MACs budgets (share of the backbone's MACs):")
     print_table([[f"{s.share:.0%}", f"{s.macs_budget:,.0f}", s.reachable, *(f"{100 * q:.2f}" for q in s.quantiles),
-                  f"{100 * s.noise_std:.2f}"] for s in summary.spreads],
-                ["budget", "MACs", "reach", "min", "q25", "median", "q75", "max", "noise std"])
+                  f"{100 * s.noise_std:.2f}", f"{s.seed_tau:.2f}"] for s in summary.spreads],
+                ["budget", "MACs", "reach", "min", "q25", "median", "q75", "max", "noise std", "seed tau"])
+    print("(seed tau: Kendall tau between two trainings' accuracies over the noise subset, how much training "
+          "noise alone scrambles the ranking)")
     seeds = ", ".join(f"{hv:.4f}" for hv in summary.oracle_hv_seeds)
     print(f"\noracle front: {summary.oracle_front_size} points; validation HV {summary.oracle_hv:.4f} "
           f"(per training seed: {seeds}); the same networks and thresholds on test: HV {summary.oracle_test_hv:.4f}")

@@ -78,12 +78,19 @@ class Split:
 
 @dataclass(frozen=True)
 class DatasetSplits:
-    """A loaded dataset: its info and the train / validation / test splits."""
+    """A loaded dataset: its info and the train / validation / test splits.
+
+    Attributes:
+        mean, std: `C` per-channel mean and standard deviation of the train split's raw images; every
+            split holds ``(raw - mean) / std`` (an exported network's runtime applies the same).
+    """
 
     info: DatasetInfo
     train: Split
     val: Split
     test: Split
+    mean: tuple[float, ...] = ()
+    std: tuple[float, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -189,4 +189,6 @@ def load_dataset(
         train=split(x_train, y_all[train_idx]),
         val=split(x_val, y_all[val_idx]),
         test=split(x_test, raw.y_test),
+        mean=tuple(mean.flatten().tolist()),
+        std=tuple(std.flatten().tolist()),
     )

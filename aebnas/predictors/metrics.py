@@ -15,6 +15,10 @@ Metrics of held-out rows (mean and std predicted, truth ``y``):
   position the absolute MACs budgets still differ between architectures.
 * ``tau_all``, ``spearman_all``: over all held-out rows (inflated by the MACs-budget effect, reported
   beside the headline). ``spearman_at_macs_budget``: Spearman rho at shared MACs budgets.
+* ``top_recall_at_macs_budget``: at each shared MACs budget, the share of the true top 10% (at least
+  one architecture) that the predicted top 10% holds, averaged over the MACs budgets held by at least
+  10 held-out architectures: what the search needs, finding the best few, where a tau over all
+  architectures weighs every swap among poor ones as much. NaN when no MACs budget has 10.
 * ``rmse``, and ``calibration``: share of held-out truths inside predicted mean +- 2 std.
 
 ``cross_validate`` pools the out-of-fold predictions (each architecture predicted by the model that
@@ -37,6 +41,7 @@ PredictorFactory = Union[str, Callable[[], Predictor]]
 Rows = Sequence[np.ndarray]  # (X, y, groups, macs_budgets), e.g. a CurveRows
 
 MIN_ARCHS_PER_MACS_BUDGET = 3
+TOP_SHARE, MIN_ARCHS_FOR_TOP = 0.1, 10
 
 
 def _make(factory: PredictorFactory) -> Predictor:
@@ -72,6 +77,20 @@ def _at_keys(y: np.ndarray, mean: np.ndarray, groups: np.ndarray, keys: np.ndarr
     return float(np.mean(values)) if values else float("nan")
 
 
+def _top_recall(y: np.ndarray, mean: np.ndarray) -> float:
+    """Share of the predicted top ``TOP_SHARE`` of `n` rows (k of them) that is truly in the top k (ties
+    with the k-th best truth count in)."""
+    k = max(1, int(np.ceil(TOP_SHARE * len(y))))
+    true_top = y >= np.sort(y)[-k]
+    return float(true_top[np.argsort(-mean, kind="stable")[:k]].mean())
+
+
+def _top_recall_at_keys(y: np.ndarray, mean: np.ndarray, keys: np.ndarray) -> float:
+    values = [_top_recall(y[rows], mean[rows]) for key in np.unique(keys)
+              if len(rows := np.flatnonzero(keys == key)) >= MIN_ARCHS_FOR_TOP]
+    return float(np.mean(values)) if values else float("nan")
+
+
 def ranking_metrics(y: np.ndarray, mean: np.ndarray, std: np.ndarray, groups: np.ndarray,
                     macs_budgets: np.ndarray) -> dict[str, float]:
     """The metrics of the module docstring for `n` held-out rows."""
@@ -83,6 +102,7 @@ def ranking_metrics(y: np.ndarray, mean: np.ndarray, std: np.ndarray, groups: np
         "tau_all": _rank_corr(kendalltau, y, mean),
         "spearman_at_macs_budget": _at_keys(y, mean, groups, macs_budgets, spearmanr),
         "spearman_all": _rank_corr(spearmanr, y, mean),
+        "top_recall_at_macs_budget": _top_recall_at_keys(y, mean, macs_budgets),
         "rmse": float(np.sqrt(np.mean((y - mean) ** 2))) if len(y) else float("nan"),
         "calibration": float(np.mean(np.abs(y - mean) <= 2 * std)) if len(y) else float("nan"),
         "num_rows": int(len(y)),

@@ -119,3 +119,17 @@ def test_learning_curve_reports_each_size():
     assert curve[1]["rmse"] < curve[0]["rmse"]  # more trained networks, smaller error
     with pytest.raises(AebnasError, match="held-out"):
         learning_curve("xgboost", rows.X, rows.y, rows.groups, rows.macs_budgets, sizes=(10, 22))
+
+
+def test_top_recall_counts_the_predicted_best_that_are_truly_best():
+    # 20 networks at one budget (top 10% = 2): the predictor keeps the order except that it puts the
+    # truly 3rd best first; 10 networks at a second budget ranked exactly; 5 at a third (too few: skipped)
+    y = np.r_[np.arange(20) / 20, np.arange(10) / 10, np.arange(5) / 5]
+    mean = y.copy()
+    mean[17] = 2.0
+    groups = np.r_[np.arange(20), np.arange(10), np.arange(5)]
+    macs_budgets = np.r_[np.full(20, 1.0), np.full(10, 2.0), np.full(5, 3.0)]
+    m = ranking_metrics(y, mean, np.full(35, 0.1), groups, macs_budgets)
+    assert m["top_recall_at_macs_budget"] == pytest.approx((0.5 + 1.0) / 2)
+    reversed_ = ranking_metrics(y, -y, np.full(35, 0.1), groups, macs_budgets)
+    assert reversed_["top_recall_at_macs_budget"] == 0.0

@@ -1,4 +1,5 @@
-"""Run reports: the front table, hypervolume, confirmed candidates, PNG plots, JSON and CSV exports."""
+"""Run reports: the front table, hypervolume, confirmed candidates, PNG plots, JSON and CSV exports, and the
+interactive report.html."""
 
 from __future__ import annotations
 
@@ -7,15 +8,25 @@ import json
 from pathlib import Path
 from typing import Any
 
-from aebnas.engine.search.front import curve_points, pareto_front
+from aebnas.engine.search.front import curve_points, hypervolume, pareto_front
 from aebnas.engine.search.plots import plot_points
 from aebnas.engine.search.records import TrialState
+from aebnas.engine.search.report_html import report_payload, write_html
+
+
+def finish_order(search) -> list:
+    """The complete trials of ``search`` (a Search) in the order they finished."""
+    return sorted(search.trials(TrialState.COMPLETE), key=lambda t: (t.finished or 0, t.number))
 
 
 def hypervolume_trace(search) -> list[float]:
-    """Validation hypervolume after each complete trial of ``search`` (a Search), in the order they finished."""
-    complete = sorted(search.trials(TrialState.COMPLETE), key=lambda t: (t.finished or 0, t.number))
-    return [search.hypervolume(complete[: i + 1]) for i in range(len(complete))]
+    """Validation hypervolume after each complete trial of ``search`` (a Search), in the order they finished:
+    each step's front is the previous front with the new trial's points (the front of the union)."""
+    front, trace = [], []
+    for t in finish_order(search):
+        front = pareto_front(front + curve_points([(t.number, t.arch_id, t.curve)], search.config.target_macs))
+        trace.append(hypervolume(front, search.ref_macs, search.ref_accuracy))
+    return trace
 
 
 def build_report(search) -> dict[str, Any]:
@@ -37,7 +48,7 @@ def build_report(search) -> dict[str, Any]:
 
 
 def write_report(search, out_dir: str | Path | None = None) -> tuple[dict[str, Any], Path]:
-    """Writes report.json, front.csv, trials.csv and the PNG plots into ``out_dir`` (default RUN_DIR/report)."""
+    """Writes report.json, front.csv, trials.csv, the PNG plots and report.html into ``out_dir`` (default RUN_DIR/report)."""
     out = Path(out_dir or search.run_dir / "report")
     out.mkdir(parents=True, exist_ok=True)
     report = build_report(search)
@@ -57,6 +68,7 @@ def write_report(search, out_dir: str | Path | None = None) -> tuple[dict[str, A
                              t.metrics.accuracy_at_macs_budget, t.path_macs[-1] if t.path_macs else None,
                              t.train_seconds, t.error])
     _plots(search, report, out)
+    write_html(report_payload(search, report, finish_order(search)), out / "report.html")
     return report, out
 
 

@@ -4,11 +4,13 @@ could find in it), on validation and on test."""
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass
 from typing import Any, Sequence
 
 import numpy as np
+from scipy.stats import kendalltau
 
 from aebnas.datasets import DATASETS
 from aebnas.engine.search.config import SearchConfig
@@ -63,13 +65,16 @@ def test_hypervolume(table: BenchmarkTable, points: Sequence[FrontPoint], ref_ma
 @dataclass(frozen=True)
 class BudgetSpread:
     """Validation accuracy of the table's architectures at one MACs budget: how many reach it, their
-    quartiles and extremes, and the training noise (pooled seed-to-seed std over the noise subset)."""
+    quartiles and extremes, the training noise (pooled seed-to-seed std over the noise subset), and
+    the Kendall tau between two trainings over the noise subset (how much training noise alone
+    scrambles the ranking a predictor is scored against)."""
 
     share: float
     macs_budget: float
     reachable: int
     quantiles: tuple[float, float, float, float, float]
     noise_std: float
+    seed_tau: float
 
 
 @dataclass(frozen=True)
@@ -103,6 +108,19 @@ def noise_std(table: BenchmarkTable, macs_budget: float) -> float:
     return float(math.sqrt(np.mean(variances))) if variances else math.nan
 
 
+def seed_tau(table: BenchmarkTable, macs_budget: float) -> float:
+    """Kendall tau between two trainings' validation accuracies at ``macs_budget`` over the noise subset
+    (architectures whose every training reaches it), the mean over pairs of training seeds; NaN with
+    fewer than 3 such architectures."""
+    values = np.array([[r.curves["fine"].val.accuracy_at(macs_budget) for r in e.results]
+                       for e in table.noise_entries if len(e.results) == len(table.noise_entries[0].results)])
+    values = values[np.isfinite(values).all(axis=1)] if len(values) else values
+    if len(values) < 3:
+        return math.nan
+    taus = [kendalltau(values[:, a], values[:, b])[0] for a, b in itertools.combinations(range(values.shape[1]), 2)]
+    return float(np.nanmean(taus)) if np.isfinite(taus).any() else math.nan
+
+
 def summarise(table: BenchmarkTable, shares: Sequence[float] = SUMMARY_BUDGETS) -> TableSummary:
     """The table's reference point, accuracy spread and noise at ``shares`` of the backbone's MACs, and
     its oracle front (seed 0 and every seed of the noise subset)."""
@@ -114,7 +132,8 @@ def summarise(table: BenchmarkTable, shares: Sequence[float] = SUMMARY_BUDGETS) 
         values = values[np.isfinite(values)]
         quantiles = (tuple(float(q) for q in np.quantile(values, [0, 0.25, 0.5, 0.75, 1])) if len(values)
                      else (math.nan,) * 5)
-        spreads.append(BudgetSpread(share, budget, int(len(values)), quantiles, noise_std(table, budget)))
+        spreads.append(BudgetSpread(share, budget, int(len(values)), quantiles, noise_std(table, budget),
+                                    seed_tau(table, budget)))
     seeds = max(len(e.results) for e in table.entries)
     fronts = [oracle_front(table, s, "fine", ref_macs) for s in range(seeds)]
     return TableSummary(

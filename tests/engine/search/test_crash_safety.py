@@ -124,7 +124,9 @@ def test_a_second_cli_search_on_a_running_run_is_refused_and_changes_nothing(uni
 
 @pytest.mark.parametrize("when", ["start-up", "search"])
 def test_ctrl_c_prints_one_line_saying_what_is_kept(uninterrupted, tmp_path, when):
-    argv = _cli_search(_run_dir(tmp_path, uninterrupted[0]), budget=6)
+    # a budget that keeps the run busy past the signal (on cached backbones 6 trials and the report can end
+    # within the second)
+    argv = _cli_search(_run_dir(tmp_path, uninterrupted[0]), budget=30)
     search = subprocess.Popen([sys.executable, "-m", "aebnas.cli", *argv], stderr=subprocess.PIPE, text=True)
     if when == "search":
         assert "search in" in search.stderr.readline()

@@ -17,8 +17,9 @@ INITIAL_DESIGN = [
 
 def test_the_readme_demo_starts_as_before(digits, tmp_path):
     demo = SearchConfig()
-    assert (demo.dataset, demo.budget, demo.batch_size, demo.initial_design) == ("digits", 20, 4, 10)
-    # the demo's first three rounds of 4 (10 initial, 2 bo), without its later rounds and confirmation
+    assert (demo.dataset, demo.budget, demo.batch_size, demo.initial_design) == ("digits", 20, 4, 8)
+    # 10 initial (the design pinned before the default became an eighth of the budget: its first 8 are the
+    # demo's), then 2 bo proposals; without later rounds and confirmation
     search = Search(tmp_path, data=digits, budget=12, n_init=10, confirm_top=0, device="cpu")
     search.run()
     trials = search.trials(TrialState.COMPLETE)

@@ -1,10 +1,12 @@
 import numpy as np
 import pytest
 import torch
+from botorch.utils.multi_objective.pareto import is_non_dominated
 
 from aebnas import train_candidate
 from aebnas.engine.search import STORE_FILE, Search, TrialState
 from aebnas.engine.search.strategies import ACQUISITIONS, BayesianOptimisation, Proposal
+from aebnas.engine.search.strategies.proposals import feasible_macs_budgets
 from aebnas.exceptions import AebnasError, StoreError
 from aebnas.predictors import macs_budget_column, macs_budget_features, objective_model
 from aebnas.search_space.macs import path_costs
@@ -60,18 +62,33 @@ def test_fixed_budget_rows_stay_within_the_searched_range(finished):
     assert len(np.unique(relative.groups)) == SMALL["budget"]
 
 
+@pytest.mark.parametrize("whole_curve", [False, True])
 @pytest.mark.parametrize("acquisition", ACQUISITIONS.names())
-def test_bo_proposals_are_new_distinct_and_within_the_cap(finished, acquisition):
+def test_bo_proposals_are_new_distinct_and_within_the_cap(finished, acquisition, whole_curve):
     predictor, X = finished.predictors.fit(finished.trials(TrialState.COMPLETE))
     trained = {t.arch_id for t in finished.trials()}
-    bo = BayesianOptimisation(acquisition, pool_size=30)
+    bo = BayesianOptimisation(acquisition, pool_size=30, whole_curve=whole_curve)
     pending = [Proposal(t.arch, t.macs_budget) for t in finished.trials()[:2]]
     proposals = bo.select(finished.space, predictor, 3, X, [], set(trained), pending, finished.ref_accuracy,
                           finished.ref_macs, seed=0)
     assert len(proposals) == 3
     assert len({p.arch.id for p in proposals}) == 3 and not trained & {p.arch.id for p in proposals}
     assert all(p.macs_budget <= finished.ref_macs and np.isfinite(p.predicted.mean) for p in proposals)
+    assert all(p.macs_budget in feasible_macs_budgets(finished.space.costs(p.arch), finished.ref_macs)
+               for p in proposals)
     assert {p.source for p in proposals} == {"bo"}
+
+
+def test_bo_baseline_keeps_the_predicted_front_first(finished):
+    predictor, X = finished.predictors.fit(finished.trials(TrialState.COMPLETE))
+    column = macs_budget_column(finished.predictors.rows(finished.trials(TrialState.COMPLETE)).names)
+    mean, _ = predictor.predict(X)
+    front = is_non_dominated(torch.as_tensor(np.c_[mean, -X[:, column]]))
+    size = int(front.sum()) + 3
+    kept = BayesianOptimisation(max_baseline=size)._baseline(predictor, X, column)
+    assert len(X) > size and len(kept) == size
+    assert {tuple(r) for r in X[front.numpy()]} <= {tuple(r) for r in kept}  # no front row dropped
+    assert BayesianOptimisation(max_baseline=len(X))._baseline(predictor, X, column) is X
 
 
 def test_interrupted_run_resumes_without_retraining(digits, digits_backbones, finished, tmp_path):

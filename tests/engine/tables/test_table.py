@@ -5,6 +5,7 @@ import gzip
 import json
 
 import numpy as np
+from scipy.stats import kendalltau
 import pytest
 
 from aebnas.engine.evaluation import CURVES, CandidateOutputs
@@ -93,6 +94,10 @@ def test_table_show_summarises_spread_noise_and_the_oracle_front(tiny_table):
     full = summary.spreads[-1]
     assert full.reachable == SIZE and full.quantiles[0] <= full.quantiles[2] <= full.quantiles[4]
     assert np.isfinite(full.noise_std) and full.noise_std >= 0
+    trainings = np.array([[r.curves["fine"].val.accuracy_at(full.macs_budget) for r in e.results]
+                          for e in tiny_table.noise_entries])  # SUBSET x SEEDS
+    pairs = [kendalltau(trainings[:, a], trainings[:, b])[0] for a, b in ((0, 1), (0, 2), (1, 2))]
+    assert full.seed_tau == pytest.approx(np.nanmean(pairs)) and -1 <= full.seed_tau <= 1
     front = oracle_front(tiny_table, 0, "fine", summary.ref_macs)
     assert 0 < summary.oracle_hv <= 0.9 and summary.oracle_front_size == len(front)
     assert len(summary.oracle_hv_seeds) == SEEDS and summary.oracle_hv_seeds[0] == summary.oracle_hv

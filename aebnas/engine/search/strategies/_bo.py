@@ -3,6 +3,7 @@ pool of (architecture, MACs budget) pairs, with accuracy from the run's predicto
 
 from __future__ import annotations
 
+import math
 import warnings
 from typing import Sequence
 
@@ -11,6 +12,7 @@ import torch
 from botorch.acquisition.multi_objective.logei import qLogNoisyExpectedHypervolumeImprovement
 from botorch.acquisition.multi_objective.monte_carlo import qNoisyExpectedHypervolumeImprovement
 from botorch.optim import optimize_acqf_discrete
+from botorch.utils.multi_objective.pareto import is_non_dominated
 
 from aebnas.engine.search.records import Prediction
 from aebnas.engine.search.strategies._base import STRATEGIES, InitialDesignStrategy, ProposalBatch, ProposalContext
@@ -20,6 +22,7 @@ from aebnas.predictors import Predictor, macs_budget_column, macs_budget_feature
 from aebnas.registry import Registry
 from aebnas.search_space import Architecture, SearchSpace
 
+LAZY_CHUNK = 32  # architectures per joint evaluation of the whole-curve acquisition
 ACQUISITIONS: Registry[type] = Registry("acquisition")
 """BoTorch multi-objective acquisition classes by name."""
 ACQUISITIONS.register("qlognehvi")(qLogNoisyExpectedHypervolumeImprovement)
@@ -37,13 +40,18 @@ class BayesianOptimisation(InitialDesignStrategy):
         pool_size: random architectures in the pool (plus mutations of the front).
         min_accuracy: optional constraint on predicted accuracy, in [0, 1) (NACHOS-style).
         mutations_per_front: mutations of each front architecture added to the pool.
-        max_baseline: most observed rows the acquisition's baseline keeps (a random subset beyond).
+        max_baseline: most observed rows the acquisition's baseline keeps: beyond it, the rows of the
+            best non-dominated layers by predicted accuracy and MACs budget (the current front first).
+        whole_curve: score each architecture by the joint hypervolume improvement of its whole
+            trade-off curve (its feasible MACs budgets as one q-batch: training it adds every point of
+            its curve to the front; the default, measured best in docs/benchmarks.md), or (False) by
+            one (architecture, MACs budget) point at a time.
     """
 
     name = "bo"
 
     def __init__(self, acquisition: str = "qlognehvi", pool_size: int = 500, min_accuracy: float | None = None,
-                 mutations_per_front: int = 10, max_baseline: int = 64) -> None:
+                 mutations_per_front: int = 10, max_baseline: int = 64, whole_curve: bool = True) -> None:
         ACQUISITIONS.get(acquisition)
         for setting, value, low in (("pool_size", pool_size, 1), ("mutations_per_front", mutations_per_front, 0),
                                     ("max_baseline", max_baseline, 1)):
@@ -56,6 +64,7 @@ class BayesianOptimisation(InitialDesignStrategy):
         self.min_accuracy = min_accuracy
         self.mutations_per_front = mutations_per_front
         self.max_baseline = max_baseline
+        self.whole_curve = bool(whole_curve)
 
     def propose_more(self, context: ProposalContext, n: int, exclude: frozenset[str],
                      initial: list[Proposal]) -> ProposalBatch:
@@ -93,22 +102,46 @@ class BayesianOptimisation(InitialDesignStrategy):
             return []
         X_pool, names = macs_budget_features(space, archs, None, macs_budgets)
         torch.manual_seed(seed)  # the acquisition's Monte Carlo samples depend on the seed only
-        choices = torch.as_tensor(X_pool, dtype=torch.float64)
-        model = objective_model(predictor, macs_budget_column(names))
-        if len(baseline_X) > self.max_baseline:
-            baseline_X = baseline_X[rng.choice(len(baseline_X), self.max_baseline, replace=False)]
-        X_pending = [self._features(space, p) for p in pending]
+        baseline_X = self._baseline(predictor, baseline_X, macs_budget_column(names))
         constraints = None
         if self.min_accuracy is not None:
             constraints = [lambda Z, m=self.min_accuracy: m - Z[..., 0]]
         acqf = ACQUISITIONS.get(self.acquisition)(
-            model=model, ref_point=[ref_accuracy, -ref_macs],
+            model=objective_model(predictor, macs_budget_column(names)), ref_point=[ref_accuracy, -ref_macs],
             X_baseline=torch.as_tensor(baseline_X, dtype=torch.float64), prune_baseline=True,
             constraints=constraints, cache_root=False,
         )
-        available = torch.ones(len(archs), dtype=torch.bool)
-        ids = np.array([a.id for a in archs])
+        choose = self._choose_curves if self.whole_curve else self._choose_points
+        rows = choose(acqf, torch.as_tensor(X_pool, dtype=torch.float64), [a.id for a in archs], n,
+                      [self._features(space, p, ref_macs) for p in pending])
         proposals = []
+        for row in rows:
+            mean, std = predictor.predict(X_pool[row:row + 1])
+            proposals.append(Proposal(archs[row], float(macs_budgets[row]), self.name,
+                                      Prediction(float(mean[0]), float(std[0]))))
+        return proposals
+
+    def _baseline(self, predictor: Predictor, X: np.ndarray, macs_column: int) -> np.ndarray:
+        """At most ``max_baseline`` of the `m x d` observed rows: whole non-dominated layers of (predicted
+        accuracy, -MACs budget) from the front down, so that the acquisition's baseline holds the front
+        it must improve on (a random subset would drop front points and see gains that are not there)."""
+        if len(X) <= self.max_baseline:
+            return X
+        mean, _ = predictor.predict(X)
+        Y = torch.as_tensor(np.c_[mean, -X[:, macs_column]])
+        remaining, keep = torch.arange(len(X)), []
+        while len(keep) < self.max_baseline:
+            layer = is_non_dominated(Y[remaining])
+            keep += remaining[layer].tolist()
+            remaining = remaining[~layer]
+        return X[keep[: self.max_baseline]]
+
+    def _choose_points(self, acqf, choices: torch.Tensor, ids: list[str], n: int,
+                       X_pending: list[torch.Tensor]) -> list[int]:
+        """Rows of the `N x d` pool ``choices``, one at a time by the acquisition of the single point;
+        each pick's row becomes pending and its architecture leaves the pool."""
+        available = torch.ones(len(ids), dtype=torch.bool)
+        ids_array, rows = np.array(ids), []
         for _ in range(n):
             if not available.any():
                 break
@@ -118,14 +151,61 @@ class BayesianOptimisation(InitialDesignStrategy):
                 warnings.simplefilter("ignore")
                 candidate, _ = optimize_acqf_discrete(acqf, q=1, choices=choices[available], unique=True)
             row = int(torch.nonzero(available)[(choices[available] == candidate).all(dim=1)][0])
-            mean, std = predictor.predict(X_pool[row:row + 1])
-            proposals.append(Proposal(archs[row], float(macs_budgets[row]), self.name,
-                                      Prediction(float(mean[0]), float(std[0]))))
+            rows.append(row)
             X_pending.append(choices[row:row + 1])
-            available &= torch.as_tensor(ids != archs[row].id)
-        return proposals
+            available &= torch.as_tensor(ids_array != ids[row])
+        return rows
 
-    @staticmethod
-    def _features(space: SearchSpace, proposal: Proposal) -> torch.Tensor:
-        X, _ = macs_budget_features(space, [proposal.arch], None, [proposal.macs_budget])
+    def _choose_curves(self, acqf, choices: torch.Tensor, ids: list[str], n: int,
+                       X_pending: list[torch.Tensor]) -> list[int]:
+        """Rows of the `N x d` pool ``choices`` (each architecture's feasible MACs budgets), one
+        architecture at a time by the joint acquisition of all its rows (a q-batch); each pick's rows
+        become pending, and its row is the one whose single point scored best before the first pick.
+
+        Lazy greedy: a curve's hypervolume improvement is at most the sum of its points' own, so joint
+        values are computed in the order of that bound, chunk by chunk, until no remaining bound can
+        beat the best joint value found."""
+        groups: dict[str, list[int]] = {}
+        for row, arch_id in enumerate(ids):
+            groups.setdefault(arch_id, []).append(row)
+        members = list(groups.values())
+        owner = torch.as_tensor([a for a, rows in enumerate(members) for _ in rows])
+        order_rows = torch.as_tensor([row for rows in members for row in rows])
+        width = max(len(m) for m in members)
+        # `A x q x d`: an architecture's rows, the last repeated to a common q (a repeat adds no volume)
+        curves = torch.stack([choices[m + [m[-1]] * (width - len(m))] for m in members])
+        if X_pending:
+            acqf.set_X_pending(torch.cat(X_pending))
+        with torch.no_grad(), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            single = torch.cat([acqf(c) for c in choices.unsqueeze(1).split(2048)]).exp()  # `N`
+        # computed once: later picks only add pending points, which can only lower each gain
+        bound = torch.zeros(len(members), dtype=single.dtype).index_add_(0, owner, single[order_rows])
+        available, rows = torch.ones(len(members), dtype=torch.bool), []
+        for _ in range(min(n, len(members))):
+            if len(X_pending) > len(rows):
+                acqf.set_X_pending(torch.cat(X_pending))
+            bound[~available] = -math.inf
+            with torch.no_grad(), warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                order = torch.argsort(bound, descending=True)[: int(available.sum())]
+                best, best_value = -1, -math.inf
+                for chunk in order.split(LAZY_CHUNK):
+                    if bound[chunk[0]] <= best_value:
+                        break
+                    values = acqf(curves[chunk]).exp()
+                    if values.max() > best_value:
+                        best, best_value = int(chunk[int(values.argmax())]), float(values.max())
+            pick = members[best]
+            rows.append(pick[int(single[pick].argmax())])
+            X_pending.append(choices[pick])
+            available[best] = False
+        return rows
+
+    def _features(self, space: SearchSpace, proposal: Proposal, max_macs: float) -> torch.Tensor:
+        """A pending proposal's rows: its MACs budget, or every feasible one with ``whole_curve``."""
+        budgets = [proposal.macs_budget]
+        if self.whole_curve:
+            budgets = feasible_macs_budgets(space.costs(proposal.arch), max_macs) or budgets
+        X, _ = macs_budget_features(space, [proposal.arch] * len(budgets), None, budgets)
         return torch.as_tensor(X, dtype=torch.float64)
