@@ -169,8 +169,9 @@ class BayesianOptimisation(InitialDesignStrategy):
         for row, arch_id in enumerate(ids):
             groups.setdefault(arch_id, []).append(row)
         members = list(groups.values())
-        owner = torch.as_tensor([a for a, rows in enumerate(members) for _ in rows])
-        order_rows = torch.as_tensor([row for rows in members for row in rows])
+        owner = torch.empty(len(ids), dtype=torch.long)  # row -> its architecture's index in members
+        for a, rows in enumerate(members):
+            owner[rows] = a
         width = max(len(m) for m in members)
         # `A x q x d`: an architecture's rows, the last repeated to a common q (a repeat adds no volume)
         curves = torch.stack([choices[m + [m[-1]] * (width - len(m))] for m in members])
@@ -180,7 +181,7 @@ class BayesianOptimisation(InitialDesignStrategy):
             warnings.simplefilter("ignore")
             single = torch.cat([acqf(c) for c in choices.unsqueeze(1).split(2048)]).exp()  # `N`
         # computed once: later picks only add pending points, which can only lower each gain
-        bound = torch.zeros(len(members), dtype=single.dtype).index_add_(0, owner, single[order_rows])
+        bound = torch.zeros(len(members), dtype=single.dtype).index_add_(0, owner, single)
         available, rows = torch.ones(len(members), dtype=torch.bool), []
         for _ in range(min(n, len(members))):
             if len(X_pending) > len(rows):
