@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 from typing import Callable, Generic, Iterator, TypeVar
 
 from aebnas.exceptions import AebnasError, UnknownNameError
@@ -12,9 +13,10 @@ T = TypeVar("T")
 class Registry(Generic[T]):
     """Maps names to registered objects of one kind (e.g. backbones, datasets)."""
 
-    def __init__(self, kind: str) -> None:
+    def __init__(self, kind: str, explain: Callable[[str], str] | None = None) -> None:
         self.kind = kind
         self._entries: dict[str, T] = {}
+        self._explain = explain  # name -> a note on why an unknown name is not registered ("" for none)
 
     def register(self, name: str) -> Callable[[T], T]:
         """Decorator registering its target under ``name``."""
@@ -31,8 +33,11 @@ class Registry(Generic[T]):
         try:
             return self._entries[name]
         except KeyError:
+            note = self._explain(name) if self._explain is not None and isinstance(name, str) else ""
+            close = difflib.get_close_matches(name, self.names(), n=3, cutoff=0.6) if isinstance(name, str) else []
+            hint = f" (did you mean {' or '.join(close)}?)" if close else ""
             raise UnknownNameError(
-                f"unknown {self.kind} {name!r}; allowed: {', '.join(self.names())}"
+                f"unknown {self.kind} {name!r}{note}{hint}; allowed: {', '.join(self.names())}"
             ) from None
 
     def names(self) -> list[str]:

@@ -2,6 +2,7 @@
 the real CLI entry point in exit status 2 and one line on stderr naming what is wrong (no traceback), and
 changes nothing on disk: the workspace's files and folders are the same, byte for byte, afterwards."""
 
+import dataclasses
 import gzip
 import hashlib
 import json
@@ -9,8 +10,10 @@ import shutil
 from pathlib import Path
 
 import pytest
+import torch
 
 from aebnas.cli import main
+from aebnas.engine.profile import Timer, profile_space
 from aebnas.engine.search import RunStore, SearchConfig
 from aebnas.search_space import SearchSpace
 
@@ -81,6 +84,9 @@ def ws(tmp_path_factory, tiny_table_path):
     for fraction in (0.10, 0.16):
         shutil.copytree(ws / "run_ok", ws / f"run_bad{int(100 * fraction)}")
         _damage(ws / f"run_bad{int(100 * fraction)}", fraction)
+    paper = profile_space(SearchSpace("paper", (1, 8, 8), 10), timer=Timer(torch.device("cpu"), 1, 2, 1, 1))
+    paper.save(ws / "latency_paper.json")
+    dataclasses.replace(paper, num_classes=3).save(ws / "latency_3_classes.json")
     (ws / "cand").mkdir()
     (ws / "cand" / "result.json").write_text("{not json")
     (ws / "cand" / "outputs.pt").write_bytes(b"junk")
@@ -94,6 +100,7 @@ def _snapshot(root: Path) -> dict[str, str]:
 
 TRAIN = ["train", "{ws}/good.json", "--cache-dir", "{ws}/cache", "--out", "{ws}/out"]
 SEARCH = ["search", "--run-dir", "{ws}/run"]
+LATENCY = ["--cost", "latency", "--latency-table", "{ws}/latency_paper.json", "--space", "paper"]
 
 CASES = [
     # architecture JSON with wrong types (aebnas macs FILE)
@@ -129,6 +136,18 @@ CASES = [
     ([*SEARCH, "--target-macs", "60%"], "needs a network to be relative to"),
     ([*SEARCH, "--target-macs", "1"], "below the backbone's cost up to its first exit position"),
     (["tune", "{ws}/cand", "--target-macs", "1x"], "cannot read MACs '1x'"),
+    # the latency cost axis: tables missing, damaged, for another space, rule or model; targets in the wrong unit
+    ([*SEARCH, "--cost", "latency"], "needs a latency table (--latency-table FILE)"),
+    ([*SEARCH, "--latency-table", "{ws}/latency_paper.json"], "used only with cost 'latency'"),
+    ([*SEARCH, "--cost", "latency", "--latency-table", "{ws}/missing.json"], "no such latency table"),
+    ([*SEARCH, "--cost", "latency", "--latency-table", "{ws}/not_json.json"], "is not JSON"),
+    ([*SEARCH, "--cost", "latency", "--latency-table", "{ws}/good.json"], "is not an aebnas latency table"),
+    ([*SEARCH, *LATENCY[:4]], "lacks"),
+    ([*SEARCH, *LATENCY[:2], "--latency-table", "{ws}/latency_3_classes.json"], "profiled for backbone"),
+    ([*SEARCH, *LATENCY, "--rule", "entropy"], "times the exit check of rule 'margin'"),
+    ([*SEARCH, *LATENCY, "--target-macs", "1M"], "--target-macs does not apply to --cost latency"),
+    ([*SEARCH, "--target-ms", "1"], "--target-ms does not apply to --cost macs"),
+    ([*SEARCH, *LATENCY, "--target-ms", "1e-9"], "below the backbone's cost up to its first exit position"),
     # output and run directories that are a file, below a file, or not creatable
     (["train", "{ws}/good.json", "--cache-dir", "{ws}/cache", "--out", "{ws}/a_file"], "is an existing file"),
     (["train", "{ws}/good.json", "--cache-dir", "{ws}/cache", "--out", "{ws}/a_file/sub"], "a_file is a file"),
@@ -185,6 +204,7 @@ CASES = [
     ([*SEARCH, "--table", "{ws}/table.json.gz", "--budget", "100"], "exceeds the 14 architectures"),
     ([*SEARCH, "--table", "{ws}/table.json.gz", "--confirm-top", "1"], "cannot confirm candidates"),
     ([*SEARCH, "--table", "{ws}/table.json.gz", "--executor", "process"], "use the local executor"),
+    ([*SEARCH, "--table", "{ws}/table.json.gz", *LATENCY], "records costs in MACs"),
     (["table", "build", "-n", "0", "--out", "{ws}/t.json.gz"], "-n: must be an integer >= 1"),
     (["table", "build", "-n", "3", "--seed-subset", "5", "--out", "{ws}/t.json.gz"], "--seed-subset 5 exceeds -n 3"),
     (["table", "build", "-n", "3", "--out", "{ws}/a_file/t.json.gz"], "a_file is an existing file, not a directory"),

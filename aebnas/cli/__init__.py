@@ -31,6 +31,8 @@ class Command:
 COMMANDS = {
     "datasets": Command("list datasets and whether each is available locally", _network.add_datasets_args,
                         _network.run_datasets),
+    "backbones": Command("list backbones with their exit positions, stage shapes and MACs for a dataset",
+                         _network.add_backbones_args, _network.run_backbones),
     "space": Command("sample architectures of a search space", _network.add_space_args, _network.run_space),
     "macs": Command("exact per-exit MACs of an architecture", _network.add_macs_args, _network.run_macs),
     "train": Command("train one architecture, tune its thresholds, save outputs", _network.add_train_args,

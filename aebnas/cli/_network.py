@@ -1,4 +1,4 @@
-"""Commands about one network: ``datasets``, ``space sample``, ``macs``, ``train`` and ``tune``."""
+"""Commands about one network: ``datasets``, ``backbones``, ``space sample``, ``macs``, ``train`` and ``tune``."""
 
 from __future__ import annotations
 
@@ -24,6 +24,45 @@ def run_datasets(args) -> int:
         rows.append([name, info.num_classes, "x".join(map(str, info.input_shape)),
                      "yes" if dataset_available(name, args.data_dir) else "no"])
     print_table(rows, ["dataset", "classes", "shape", "available"])
+    return 0
+
+
+def add_backbones_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("names", nargs="*", metavar="NAME", help="only these backbones (default: every registered one)")
+    p.add_argument("--dataset", default="cifar10", help="whose input shape and classes (default: %(default)s)")
+    p.add_argument("--resolution", type=POSITIVE, default=None,
+                   help="input resolution of the torchvision:* backbones (default: their option's default, 64)")
+
+
+def run_backbones(args) -> int:
+    from aebnas.exceptions import InvalidArchitectureError
+    from aebnas.search_space import BACKBONES, backbone_stage_macs, stage_shapes
+    from aebnas.search_space.backbones import TorchvisionBackbone
+
+    info = dataset_info(args.dataset)
+    names = args.names or BACKBONES.names()
+    for name in names:
+        BACKBONES.get(name)  # an unknown name fails before any work
+    rows = []
+    for name in names:
+        backbone = BACKBONES.get(name)
+        given = {"resolution": args.resolution} if args.resolution and issubclass(backbone, TorchvisionBackbone) else {}
+        options = backbone.canonical_options(given)
+        if not backbone.fits(info.input_shape):
+            rows.append([name, "-", f"needs inputs of at least {backbone.min_input_size} px", "-", "-"])
+            continue
+        try:
+            shapes = stage_shapes(name, options, info.input_shape)
+        except InvalidArchitectureError as err:
+            rows.append([name, "-", str(err), "-", "-"])
+            continue
+        macs = backbone_stage_macs(name, options, info.input_shape, info.num_classes)
+        rows.append([name, ",".join(map(str, backbone.positions(options))),
+                     " ".join("x".join(map(str, shape)) for shape in shapes),
+                     " ".join(f"{m / 1e6:.2f}" for m in macs), f"{sum(macs) / 1e6:.2f}"])
+    print(f"backbones on {info.name} ({'x'.join(map(str, info.input_shape))}, {info.num_classes} classes); "
+          "an exit after stage p sits at position p; MACs in millions (stages; the head not included):")
+    print_table(rows, ["backbone", "exit positions", "stage output shapes (C x H x W)", "stage MACs", "backbone MACs"])
     return 0
 
 

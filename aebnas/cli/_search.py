@@ -35,8 +35,12 @@ def add_settings_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--train-batch-size", type=POSITIVE, default=None, help=f"(default: {d.train_batch_size})")
     p.add_argument("--lr", type=float_arg(0, low_open=True), default=None, help=f"(default: {d.lr})")
     add_rule_arg(p, None)
-    p.add_argument("--backbone", default=None, help=f"one of: {', '.join(list_backbones())} (default: by input size)")
+    p.add_argument("--backbone", default=None, help=f"one of: {', '.join(list_backbones())} (default: by input size; "
+                                                    "`aebnas backbones` shows each)")
     p.add_argument("--backbone-option", action="append", metavar="KEY=VALUE", help="e.g. depth=1 (repeatable)")
+    p.add_argument("--backbone-weights", default=None, metavar="DEFAULT|NAME|PATH",
+                   help="weights of a torchvision:* backbone: DEFAULT or a torchvision weights name (downloaded and "
+                        "cached by torchvision), or a state dict / saved module file (the backbone option weights=)")
     p.add_argument("--max-exits", type=POSITIVE, default=None, help=f"(default: {d.max_exits})")
     p.add_argument("--seed", type=SEED, default=None, help=f"(default: {d.seed})")
     add_device_arg(p, help="auto: CUDA if available (process and dask workers: the CPU unless set)")
@@ -48,6 +52,8 @@ def settings_of(args) -> dict:
     settings = {name: getattr(args, name) for name in SETTINGS_FLAGS if getattr(args, name) is not None}
     if args.backbone_option:
         settings["backbone_options"] = key_values(args.backbone_option)
+    if args.backbone_weights is not None:
+        settings["backbone_options"] = {**settings.get("backbone_options", {}), "weights": args.backbone_weights}
     return settings
 
 
@@ -87,6 +93,12 @@ def add_search_args(p: argparse.ArgumentParser) -> None:
                    help=f"acquisition of --strategy bo (default {bo.acquisition})")
     p.add_argument("--target-macs", type=macs_arg(relative=False), default=None,
                    help="target average MACs, e.g. 17M or 150k")
+    p.add_argument("--cost", default=d.cost, choices=["macs", "latency"],
+                   help="the cost axis: exact MACs, or the measured latency of --latency-table (default: %(default)s)")
+    p.add_argument("--latency-table", default=None, metavar="FILE",
+                   help="latency table of the search's parts (`aebnas profile`), for --cost latency")
+    p.add_argument("--target-ms", type=float_arg(0, low_open=True), default=None,
+                   help="target average latency in milliseconds (--cost latency)")
     p.add_argument("--min-accuracy", type=float_arg(0, 1, high_open=True), default=None,
                    help="constraint on predicted accuracy, in [0, 1) (--strategy bo)")
     p.add_argument("--pool-size", type=POSITIVE, default=None,
@@ -108,6 +120,17 @@ def _strategy(args):
     return create_strategy(args.strategy, **settings, **key_values(args.strategy_option, "strategy option"))
 
 
+def _target(args) -> float | None:
+    """The target in the run's cost unit: --target-macs with MACs, --target-ms with latency."""
+    given, wrong = ("target_ms", "target_macs") if args.cost == "latency" else ("target_macs", "target_ms")
+    if getattr(args, wrong) is not None:
+        raise AebnasError(f"--{wrong.replace('_', '-')} does not apply to --cost {args.cost}; give the target with "
+                          f"--{given.replace('_', '-')}")
+    if given == "target_ms":
+        return args.target_ms
+    return parse_macs(args.target_macs) if args.target_macs else None
+
+
 def run_search(args) -> int:
     from aebnas.engine.execution import create_executor
     from aebnas.engine.search import Search, SearchConfig
@@ -117,9 +140,10 @@ def run_search(args) -> int:
     check_data_dir(args.data_dir)
     settings = dict(
         settings_of(args), budget=args.budget, batch_size=args.batch_size, n_init=args.n_init,
-        strategy=_strategy(args), predictor=args.predictor,
-        target_macs=parse_macs(args.target_macs) if args.target_macs else None,
+        strategy=_strategy(args), predictor=args.predictor, target_macs=_target(args),
         confirm_epochs=args.confirm_epochs, warm_start_predictor=args.warm_start_predictor)
+    if args.cost != "macs" or args.latency_table is not None:
+        settings.update(cost=args.cost, latency_table=args.latency_table)
     if args.confirm_top is not None:
         settings["confirm_top"] = args.confirm_top
     table = None
@@ -148,6 +172,10 @@ def add_report_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("run_dir")
     p.add_argument("--out", default=None, help="output folder (default RUN_DIR/report)")
     p.add_argument("--data-dir", default=None)
+    p.add_argument("--serve", action="store_true",
+                   help="serve report.html over HTTP, written again whenever the run changes (the page reloads)")
+    p.add_argument("--port", type=int_arg(0, 65535), default=8000, help="--serve's port (0: a free one)")
+    p.add_argument("--host", default="127.0.0.1", help="--serve's address (default 127.0.0.1: this machine only)")
 
 
 def run_report(args) -> int:
@@ -157,9 +185,26 @@ def run_report(args) -> int:
 
     if args.out is not None:
         check_output_dir(args.out, "report --out")
-    report, out = write_report(Search.open(args.run_dir, data_dir=args.data_dir), args.out)
+    search = Search.open(args.run_dir, data_dir=args.data_dir)
+    if args.serve:
+        return _serve_report(search, args)
+    report, out = write_report(search, args.out)
     print(format_report(report))
     print(f"\nreport: {out}/ (open {out}/report.html in a browser)")
+    return 0
+
+
+def _serve_report(search, args) -> int:
+    from aebnas.engine.search.report_serve import ReportServer
+
+    with search:
+        server = ReportServer(search, args.out, args.host, args.port)
+        print(f"serving the report of {search.run_dir} at {server.url} (written again whenever the run changes; "
+              "Ctrl-C stops)", flush=True)
+        try:
+            server.serve()
+        except KeyboardInterrupt:
+            print("report server stopped", flush=True)
     return 0
 
 

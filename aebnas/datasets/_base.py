@@ -25,6 +25,8 @@ class DatasetInfo:
         input_shape: ``C x H x W`` of one image.
         crop_padding: zero padding of the random-crop augmentation; 0 = no crop.
         horizontal_flip: whether random horizontal flips keep labels valid.
+        pixel_max: the brightest raw pixel value (255 for 8-bit images); a pretrained backbone maps raw
+            pixels to its weights' [0, 1] normalisation with it.
     """
 
     name: str
@@ -32,6 +34,7 @@ class DatasetInfo:
     input_shape: tuple[int, int, int]
     crop_padding: int = 0
     horizontal_flip: bool = False
+    pixel_max: float = 255.0
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -40,6 +43,7 @@ class DatasetInfo:
             "input_shape": list(self.input_shape),
             "crop_padding": self.crop_padding,
             "horizontal_flip": self.horizontal_flip,
+            "pixel_max": self.pixel_max,
         }
 
     @classmethod
@@ -50,6 +54,7 @@ class DatasetInfo:
             input_shape=tuple(int(v) for v in data["input_shape"]),  # type: ignore[arg-type]
             crop_padding=int(data.get("crop_padding", 0)),
             horizontal_flip=bool(data.get("horizontal_flip", False)),
+            pixel_max=float(data.get("pixel_max", 255.0)),
         )
 
 

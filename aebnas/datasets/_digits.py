@@ -21,7 +21,7 @@ class DigitsSource(DatasetSource):
     The test split is a fixed stratified 20% (random_state 0), the same for every seed.
     """
 
-    info = DatasetInfo(name="digits", num_classes=10, input_shape=(1, 8, 8))
+    info = DatasetInfo(name="digits", num_classes=10, input_shape=(1, 8, 8), pixel_max=16.0)
     default_val_size = 0.15  # of the 1,437 train digits: 216
     needs_files = False
 

@@ -28,7 +28,7 @@ import numpy as np
 
 from aebnas.exceptions import AebnasError
 from aebnas.search_space.architecture import Architecture
-from aebnas.search_space.macs import PathCosts, path_costs
+from aebnas.search_space.macs import PathCosts
 
 MACS_BUDGET_COLUMN = "log10_macs_budget"
 """Name of the feature holding the absolute MACs budget (log10)."""
@@ -58,7 +58,7 @@ def macs_budget_column(names: Sequence[str]) -> int:
 
 def _costs_for(space, archs: Sequence[Architecture], costs: Sequence[PathCosts] | None) -> list[PathCosts]:
     if costs is None:
-        return [path_costs(a, space.input_shape, space.num_classes) for a in archs]
+        return [space.costs(a) for a in archs]
     costs = list(costs)
     if len(costs) != len(archs):
         raise AebnasError(f"{len(costs)} path costs for {len(archs)} architectures; expected one per architecture")

@@ -2,6 +2,7 @@
 
 from aebnas.search_space.architecture import Architecture, ExitSpec, validate
 from aebnas.search_space.backbones import BACKBONES, Backbone, stage_shapes
+from aebnas.search_space.costs import COSTS, MACS, CostModel, LatencyCost
 from aebnas.search_space.layers import LAYER_TYPES, LayerSpec
 from aebnas.search_space.macs import PathCosts, backbone_stage_macs, count_macs, path_costs
 from aebnas.search_space.model import EarlyExitNet, build, build_backbone
@@ -20,7 +21,7 @@ def list_presets() -> list[str]:
 
 __all__ = [
     "Architecture", "ExitSpec", "validate", "BACKBONES", "Backbone", "stage_shapes", "LAYER_TYPES", "LayerSpec",
-    "PathCosts", "backbone_stage_macs", "count_macs", "path_costs", "EarlyExitNet", "build", "build_backbone",
+    "COSTS", "MACS", "CostModel", "LatencyCost", "PathCosts", "backbone_stage_macs", "count_macs", "path_costs", "EarlyExitNet", "build", "build_backbone",
     "PRESETS", "SearchSpace",
     "default_backbone", "list_backbones", "list_presets",
 ]

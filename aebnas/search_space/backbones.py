@@ -16,14 +16,19 @@ from torchvision.ops import Conv2dNormActivation
 from aebnas.checks import is_choice
 from aebnas.exceptions import InvalidArchitectureError
 from aebnas.registry import Registry
+from aebnas.search_space import _torchvision as tv
+from aebnas.search_space._torchvision import InputStatistics
 
 
 @dataclass
 class BackboneParts:
-    """A built backbone: ``stages`` run in order; ``head`` maps the last stage to logits."""
+    """A built backbone: ``stages`` run in order; ``head`` (global average pooling first) maps the last
+    stage to logits. ``pretrained_head``: the head's weights came with the given weights (their classes
+    are the dataset's), so it needs no training."""
 
     stages: nn.ModuleList
     head: nn.Module
+    pretrained_head: bool = False
 
 
 class Backbone:
@@ -82,11 +87,26 @@ class Backbone:
         return min(input_shape[1:]) >= cls.min_input_size
 
     @classmethod
-    def build(cls, options: dict[str, Any], input_shape: tuple[int, int, int], num_classes: int) -> BackboneParts:
+    def build(cls, options: dict[str, Any], input_shape: tuple[int, int, int], num_classes: int,
+              pretrained: InputStatistics | None = None) -> BackboneParts:
+        """The parts, randomly initialised; with ``pretrained`` (the dataset's input statistics), the weights
+        the options name are loaded and the input mapped to their normalisation (backbones that take weights)."""
         raise NotImplementedError
 
+    @classmethod
+    def weights_identity(cls, options: dict[str, Any]) -> str | None:
+        """What identifies the weights the options give (an enum name, a file's sha256), or None: the
+        backbone is trained from scratch."""
+        return None
 
-BACKBONES: Registry[type[Backbone]] = Registry("backbone")
+    @classmethod
+    def fine_tunes(cls, options: dict[str, Any]) -> bool:
+        """Whether fast mode fine-tunes given weights (every layer) before freezing them, instead of
+        training only a new head on the frozen backbone."""
+        return False
+
+
+BACKBONES: Registry[type[Backbone]] = Registry("backbone", tv.explain_unknown)
 
 
 def _classifier(channels: int, num_classes: int) -> nn.Module:
@@ -110,7 +130,7 @@ class DigitsCNN(Backbone):
         return 4
 
     @classmethod
-    def build(cls, options, input_shape, num_classes):
+    def build(cls, options, input_shape, num_classes, pretrained=None):
         w = options["width"]
         stages = nn.ModuleList([
             _conv_bn_relu(input_shape[0], w),
@@ -135,7 +155,7 @@ class CifarResNet(Backbone):
         return options["stages"]
 
     @classmethod
-    def build(cls, options, input_shape, num_classes):
+    def build(cls, options, input_shape, num_classes, pretrained=None):
         width, depth = options["width"], options["depth"]
         stages, cin = [], width
         for s in range(options["stages"]):
@@ -179,7 +199,7 @@ class MobileNetV3(Backbone):
         return len(cls.widths)
 
     @classmethod
-    def build(cls, options, input_shape, num_classes):
+    def build(cls, options, input_shape, num_classes, pretrained=None):
         mult = options["width"]
         stem_ch = InvertedResidualConfig.adjust_channels(16, mult)
         cin, stages = 16, []
@@ -195,6 +215,77 @@ class MobileNetV3(Backbone):
                 cin = width
             stages.append(nn.Sequential(*blocks))
         return BackboneParts(nn.ModuleList(stages), _classifier(InvertedResidualConfig.adjust_channels(cin, mult), num_classes))
+
+
+class TorchvisionBackbone(Backbone):
+    """A torchvision classification model (``torchvision:NAME``), split into stages at its block groups
+    (aebnas.search_space._torchvision). Options: ``resolution`` (inputs are resized to it, in stage 1),
+    ``weights`` (None: from scratch; ``DEFAULT`` or a weights name of the model: torchvision's pretrained
+    weights; a path: a state dict or saved module of the model) and ``adapt`` (fast mode with weights:
+    ``head`` trains only the new head on the frozen backbone; ``all`` fine-tunes every layer first)."""
+
+    model: ClassVar[str]
+    options = {"resolution": 64, "weights": None, "adapt": "head"}
+    choices = {"adapt": tv.ADAPT}
+    min_input_size = 1
+
+    @classmethod
+    def canonical_options(cls, options):
+        if options is not None and not isinstance(options, dict):
+            raise InvalidArchitectureError(
+                f"backbone {cls.name!r}: options must be an object of option: value; got {options!r}")
+        unknown = sorted(set(options or {}) - set(cls.options))
+        if unknown:
+            raise InvalidArchitectureError(
+                f"backbone {cls.name!r}: unknown option {unknown[0]!r}; allowed: {', '.join(cls.options)}")
+        merged = {**cls.options, **(options or {})}
+        resolution = merged["resolution"]
+        if isinstance(resolution, bool) or not isinstance(resolution, int) or resolution > tv.MAX_RESOLUTION:
+            raise InvalidArchitectureError(f"backbone {cls.name!r}: resolution must be an integer number of pixels "
+                                           f"in {tv.MIN_RESOLUTION}..{tv.MAX_RESOLUTION}; got {resolution!r}")
+        if resolution < tv.MIN_RESOLUTION:
+            raise InvalidArchitectureError(
+                f"backbone {cls.name!r}: resolution {resolution} is too small: the model reduces its input "
+                f"{tv.MIN_RESOLUTION}-fold, so it needs at least {tv.MIN_RESOLUTION} px; give resolution="
+                f"{tv.MIN_RESOLUTION} or more")
+        if merged["adapt"] not in tv.ADAPT:
+            raise InvalidArchitectureError(
+                f"backbone {cls.name!r}: adapt={merged['adapt']!r} is not allowed; allowed values: {', '.join(tv.ADAPT)}")
+        merged["weights"] = tv.check_weights(cls.model, merged["weights"])
+        return merged
+
+    @classmethod
+    def num_stages(cls, options):
+        return len(tv.stage_starts(cls.model))
+
+    @classmethod
+    def weights_identity(cls, options):
+        return tv.weights_identity(cls.model, options["weights"])
+
+    @classmethod
+    def fine_tunes(cls, options):
+        return options["weights"] is not None and options["adapt"] == "all"
+
+    @classmethod
+    def build(cls, options, input_shape, num_classes, pretrained=None):
+        model = tv.models.get_model(cls.model, num_classes=num_classes)
+        adapter = tv.InputAdapter(input_shape[0], options["resolution"])
+        pretrained_head = False
+        if pretrained is not None and options["weights"] is not None:
+            pretrained_head = tv.load_weights(cls.model, model, options["weights"])
+            adapter.set_statistics(pretrained, *tv.normalisation(cls.model))
+        split = tv.split_model(cls.model, model)
+        starts = tv.stage_starts(cls.model) + (len(split.blocks),)
+        stages = [list(split.blocks[a:b]) for a, b in zip(starts, starts[1:])]
+        stages[0] = [adapter, *split.stem, *stages[0]]
+        stages[-1] += split.tail
+        return BackboneParts(nn.ModuleList(nn.Sequential(*s) for s in stages), nn.Sequential(*split.head),
+                             pretrained_head)
+
+
+for _model in tv.MODELS:
+    BACKBONES.register(tv.PREFIX + _model)(
+        type(f"Torchvision_{_model}", (TorchvisionBackbone,), {"name": tv.PREFIX + _model, "model": _model}))
 
 
 def option_key(options: dict[str, Any]) -> tuple:

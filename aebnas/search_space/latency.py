@@ -14,6 +14,7 @@ from aebnas.exceptions import AebnasError
 from aebnas.search_space.architecture import Architecture, branch_shapes
 from aebnas.search_space.backbones import BACKBONES, stage_shapes
 from aebnas.search_space.layers import LayerSpec
+from aebnas.search_space.macs import PathCosts
 
 LATENCY_FORMAT = "aebnas-latency-table"
 LATENCY_VERSION = 1
@@ -86,8 +87,9 @@ class LatencyTable:
     exit_check: Timing
     composition: Composition | None = None
 
-    def path_latency(self, arch: Architecture) -> tuple[float, ...]:
-        """`exits` median milliseconds of leaving at each exit of ``arch`` (summed parts)."""
+    def path_costs(self, arch: Architecture) -> PathCosts:
+        """Median milliseconds of ``arch``'s parts and of leaving at each exit (summed parts; each branch
+        with its exit check)."""
         if arch.backbone != self.backbone or arch.backbone_options != self.backbone_options:
             raise AebnasError(f"the latency table is for backbone {self.backbone!r} {self.backbone_options}; "
                               f"architecture {arch.id} uses {arch.backbone!r} {arch.backbone_options}")
@@ -96,7 +98,7 @@ class LatencyTable:
         branches = [self._branch_ms(e.branch, shapes[e.position - 1]) for e in arch.exits]
         paths = [sum(stages[:e.position]) + sum(branches[:k + 1]) for k, e in enumerate(arch.exits)]
         paths.append(sum(stages) + sum(branches) + self.head.median_ms)
-        return tuple(paths)
+        return PathCosts(tuple(stages), tuple(branches), self.head.median_ms, tuple(paths))
 
     def _branch_ms(self, branch: Sequence[LayerSpec], shape: tuple[int, int, int]) -> float:
         """A branch's layers, classifier and exit check, in ms."""

@@ -48,19 +48,21 @@ def count_macs(module: nn.Module, input_shape: Sequence[int]) -> int:
 
 @dataclass(frozen=True)
 class PathCosts:
-    """Exact MACs of an early-exit network's parts and paths.
+    """Costs of an early-exit network's parts and paths, in one cost model's unit (exact MACs as integers,
+    or milliseconds of a latency table: :mod:`aebnas.search_space.costs`).
 
     Attributes:
-        stages: `stages` MACs of each backbone stage.
-        branches: `exits - 1` MACs of each early-exit branch (its layers and classifier).
-        head: MACs of the final classifier.
-        paths: `exits` MACs of leaving at each exit (increasing).
+        stages: `stages` cost of each backbone stage.
+        branches: `exits - 1` cost of each early-exit branch (its layers and classifier; with latency, its
+            exit check too).
+        head: cost of the final classifier.
+        paths: `exits` cost of leaving at each exit (increasing).
     """
 
-    stages: tuple[int, ...]
-    branches: tuple[int, ...]
-    head: int
-    paths: tuple[int, ...]
+    stages: tuple[float, ...]
+    branches: tuple[float, ...]
+    head: float
+    paths: tuple[float, ...]
 
 
 @lru_cache(maxsize=64)
@@ -73,10 +75,16 @@ def _backbone_costs(name: str, key: tuple, input_shape: tuple, num_classes: int)
     return stages, count_macs(parts.head, shapes[-1])
 
 
+def backbone_costs(name: str, options: dict[str, Any], input_shape: Sequence[int],
+                   num_classes: int) -> tuple[tuple[int, ...], int]:
+    """(MACs of each stage, MACs of the final classifier) of backbone ``name`` with ``options`` for `C x H x W` inputs."""
+    return _backbone_costs(name, option_key(options), tuple(input_shape), num_classes)
+
+
 def backbone_stage_macs(name: str, options: dict[str, Any], input_shape: Sequence[int],
                         num_classes: int) -> tuple[int, ...]:
     """MACs of each stage of backbone ``name`` with ``options`` for `C x H x W` inputs."""
-    return _backbone_costs(name, option_key(options), tuple(input_shape), num_classes)[0]
+    return backbone_costs(name, options, input_shape, num_classes)[0]
 
 
 @lru_cache(maxsize=65536)

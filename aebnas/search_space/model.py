@@ -11,7 +11,7 @@ from torch import Tensor, nn
 from aebnas.exceptions import AebnasError
 from aebnas.exit_rules import confidence
 from aebnas.search_space.architecture import Architecture, validate
-from aebnas.search_space.backbones import BACKBONES, stage_shapes
+from aebnas.search_space.backbones import BACKBONES, InputStatistics, stage_shapes
 from aebnas.search_space.layers import LayerSpec
 
 
@@ -103,18 +103,25 @@ class EarlyExitNet(nn.Module):
         return preds, exits
 
 
-def build_backbone(backbone: str, options: dict[str, Any] | None, dataset: DatasetShape) -> EarlyExitNet:
-    """The backbone alone (final exit only) as an EarlyExitNet, e.g. to train it once for fast mode."""
+def build_backbone(backbone: str, options: dict[str, Any] | None, dataset: DatasetShape,
+                   pretrained: InputStatistics | None = None) -> EarlyExitNet:
+    """The backbone alone (final exit only) as an EarlyExitNet, e.g. to train it once for fast mode.
+    ``pretrained``: the dataset's input statistics, to load the weights the options give (see ``build``)."""
     backbone_cls = BACKBONES.get(backbone)
-    parts = backbone_cls.build(backbone_cls.canonical_options(options), tuple(dataset.input_shape), dataset.num_classes)
+    parts = backbone_cls.build(backbone_cls.canonical_options(options), tuple(dataset.input_shape), dataset.num_classes,
+                               pretrained)
     return EarlyExitNet(parts.stages, parts.head, nn.ModuleList(), ())
 
 
-def build(arch: Architecture, dataset: DatasetShape) -> EarlyExitNet:
-    """Validates ``arch`` for the dataset's input shape and builds its EarlyExitNet (CPU, train mode)."""
+def build(arch: Architecture, dataset: DatasetShape, pretrained: InputStatistics | None = None) -> EarlyExitNet:
+    """Validates ``arch`` for the dataset's input shape and builds its EarlyExitNet (CPU, train mode).
+
+    Weights are random unless ``pretrained`` (the dataset's input statistics, e.g. its DatasetSplits) is
+    given and the backbone's options name weights (``torchvision:*``): these are loaded, and the input is
+    mapped to their normalisation; callers that load trained weights next need neither."""
     input_shape = tuple(dataset.input_shape)
     validate(arch, input_shape, max_exits=max(len(arch.exits), 1))
-    net = build_backbone(arch.backbone, arch.backbone_options, dataset)
+    net = build_backbone(arch.backbone, arch.backbone_options, dataset, pretrained)
     shapes = stage_shapes(arch.backbone, arch.backbone_options, input_shape)
     net.branches = nn.ModuleList(
         build_branch(e.branch, shapes[e.position - 1], dataset.num_classes) for e in arch.exits

@@ -15,7 +15,8 @@ from aebnas.registry import Registry
 from aebnas.search_space.architecture import DEFAULT_MAX_EXITS, Architecture, ExitSpec, branch_shapes, validate
 from aebnas.search_space.backbones import BACKBONES, stage_shapes
 from aebnas.search_space.layers import LAYER_TYPES, LayerSpec, PaperModule
-from aebnas.search_space.macs import PathCosts, path_costs
+from aebnas.search_space.costs import MACS, CostModel
+from aebnas.search_space.macs import PathCosts
 
 SPACE_VERSION = 1
 Rng = np.random.Generator | int | None
@@ -68,11 +69,13 @@ class SearchSpace:
         num_classes: classes of the dataset.
         backbone: backbone name (default: by input size); ``backbone_options`` fixed for the search.
         max_exits: most early exits in one network.
+        cost: what a path costs (default exact MACs; :class:`aebnas.search_space.costs.LatencyCost` for
+            milliseconds of a latency table).
     """
 
     def __init__(self, preset: str = "extended", input_shape: Sequence[int] = (1, 8, 8), num_classes: int = 10,
                  backbone: str | None = None, backbone_options: dict[str, Any] | None = None,
-                 max_exits: int = DEFAULT_MAX_EXITS) -> None:
+                 max_exits: int = DEFAULT_MAX_EXITS, cost: CostModel = MACS) -> None:
         self.preset = PRESETS.get(preset)
         self.input_shape = tuple(input_shape)
         self.num_classes = num_classes
@@ -95,6 +98,9 @@ class SearchSpace:
         self.layer_types = tuple(self.preset.layers)
         self._options = sorted({o for opts in self.preset.layers.values() for o in opts if o != "kind"})
         self.max_depth = max(self.preset.depths)
+        self.cost = cost
+        self.stage_costs, self.head_cost = cost.backbone(self.backbone, self.backbone_options, self.input_shape,
+                                                         num_classes)
 
     @classmethod
     def for_dataset(cls, dataset, preset: str = "extended", **kwargs) -> "SearchSpace":
@@ -106,10 +112,14 @@ class SearchSpace:
         return self.preset.name
 
     def describe(self) -> dict[str, Any]:
-        """What identifies the space (for run configs and predictor metadata)."""
-        return {"preset": self.name, "version": SPACE_VERSION, "backbone": self.backbone,
-                "backbone_options": {k: list(v) if isinstance(v, tuple) else v for k, v in self.backbone_options.items()},
-                "input_shape": list(self.input_shape), "num_classes": self.num_classes, "max_exits": self.max_exits}
+        """What identifies the space (for run configs and predictor metadata); the cost axis only where it is
+        not MACs, so that what was saved before latency costs existed still matches."""
+        described = {"preset": self.name, "version": SPACE_VERSION, "backbone": self.backbone,
+                     "backbone_options": {k: list(v) if isinstance(v, tuple) else v
+                                          for k, v in self.backbone_options.items()},
+                     "input_shape": list(self.input_shape), "num_classes": self.num_classes,
+                     "max_exits": self.max_exits}
+        return described if self.cost == MACS else {**described, "cost": self.cost.name}
 
     # -- membership ---------------------------------------------------------------------------
     def check(self, arch: Architecture) -> None:
@@ -141,8 +151,13 @@ class SearchSpace:
                         )
 
     def costs(self, arch: Architecture) -> PathCosts:
-        """Exact per-part and per-exit-path MACs of ``arch`` on this space's inputs."""
-        return path_costs(arch, self.input_shape, self.num_classes)
+        """Per-part and per-exit-path costs of ``arch`` on this space's inputs, in the space's cost unit."""
+        return self.cost.paths(arch, self.input_shape, self.num_classes)
+
+    @property
+    def backbone_cost(self) -> float:
+        """Cost of the backbone alone, without exits (every stage and the final classifier)."""
+        return float(sum(self.stage_costs) + self.head_cost)
 
     def is_valid(self, arch: Architecture) -> bool:
         try:

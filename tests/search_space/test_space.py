@@ -8,10 +8,12 @@ from aebnas.search_space import BACKBONES, PRESETS, Architecture, ExitSpec, Sear
 from aebnas.search_space.layers import Conv
 
 SHAPES = {"digits": (1, 8, 8), "mnist_like": (1, 28, 28), "cifar_like": (3, 32, 32)}
+#: the built-in backbones and one torchvision model (test_torchvision.py runs every torchvision model)
+BATTERY = [b for b in BACKBONES.names() if not b.startswith("torchvision:")] + ["torchvision:mobilenet_v3_small"]
 CASES = [
     (preset, backbone, shape)
     for preset in PRESETS.names()
-    for backbone in BACKBONES.names()
+    for backbone in BATTERY
     for shape in SHAPES
     if BACKBONES.get(backbone).fits(SHAPES[shape])
 ]
@@ -25,6 +27,8 @@ class Info:
 def small_options(backbone):
     """Smallest options of each backbone so that building many networks stays fast."""
     cls = BACKBONES.get(backbone)
+    if backbone.startswith("torchvision:"):
+        return {"resolution": 32}
     return {k: tuple(cls.choices[k][0] for _ in v) if isinstance(v, tuple) else cls.choices[k][0]
             for k, v in cls.options.items()}
 

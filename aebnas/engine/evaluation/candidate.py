@@ -1,5 +1,6 @@
-"""Turns an Architecture into measured numbers: train (fast or joint), cache per-exit outputs, exact
-path costs, and the accuracy-vs-average-MACs trade-off curve on validation; save and reload them."""
+"""Turns an Architecture into measured numbers: train (fast or joint), cache per-exit outputs, path costs
+(exact MACs, or a latency table's milliseconds), and the accuracy-vs-average-cost trade-off curve on
+validation; save and reload them."""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ from aebnas.engine.evaluation.thresholds import CURVES, TradeoffCurve, TunedThre
 from aebnas.engine.evaluation.training import TrainConfig, TrainHistory, full_outputs, train_joint
 from aebnas.exceptions import AebnasError
 from aebnas.exit_rules import EXIT_RULES
-from aebnas.search_space import Architecture, EarlyExitNet, PathCosts, build, path_costs
+from aebnas.search_space import MACS, Architecture, CostModel, EarlyExitNet, PathCosts, build
 
 MODES = ("fast", "joint")
 
@@ -102,10 +103,10 @@ def tune_saved(outputs: CandidateOutputs, costs: PathCosts, rule: str, target_ma
 
 def train_candidate(arch: Architecture, data: DatasetSplits, config: TrainConfig, mode: str = "fast",
                     backbone: FrozenBackbone | None = None, rule: str = "margin",
-                    curve_method: str = "fine") -> CandidateResult:
+                    curve_method: str = "fine", cost: CostModel = MACS) -> CandidateResult:
     """Trains ``arch`` (fast: branches only on ``backbone``'s cached features; joint: everything),
-    caches its val/test exit outputs and computes its exact costs and validation trade-off curve
-    (``curve_method``: ``fine`` thresholds, or the paper's ``grid``)."""
+    caches its val/test exit outputs and computes its path costs (``cost``: exact MACs by default) and
+    validation trade-off curve (``curve_method``: ``fine`` thresholds, or the paper's ``grid``)."""
     check_mode(mode)
     EXIT_RULES.get(rule)
     make_curve = CURVES.get(curve_method)
@@ -119,11 +120,11 @@ def train_candidate(arch: Architecture, data: DatasetSplits, config: TrainConfig
         trained = time.perf_counter()
         outputs = cached_outputs(model, backbone, data, config.device)
     else:
-        model = build(arch, data.info)
+        model = build(arch, data.info, pretrained=data)  # joint mode starts from the backbone's given weights
         history = train_joint(model, data.train, data.info, config)
         trained = time.perf_counter()
         outputs = full_outputs(model, data, config.device)
-    costs = path_costs(arch, data.info.input_shape, data.info.num_classes)
+    costs = cost.paths(arch, data.info.input_shape, data.info.num_classes)
     curve = make_curve(outputs.val, costs.paths, rule)
     return CandidateResult(arch, model.cpu(), outputs, costs, curve, history, mode, rule,
                            trained - start, time.perf_counter() - trained)

@@ -1,5 +1,6 @@
 """Fast (exits-only) training: a candidate's early-exit branches trained on the cached stage features of
-the run's frozen backbone, and its per-exit outputs computed from them without running the backbone."""
+the run's frozen backbone, and its per-exit outputs computed from them without running the backbone (or with
+it, for the stages whose features did not fit in memory)."""
 
 from __future__ import annotations
 
@@ -20,13 +21,12 @@ def train_exits(model: EarlyExitNet, backbone: FrozenBackbone, data: DatasetSpli
     device = resolve_device(config.device)
     torch.manual_seed(config.seed)
     model.branches.to(device).to(memory_format=torch.channels_last)
-    feats = backbone.features["train"]
     final = backbone.final_logits["train"]
     y_all = data.train.y
 
     def batch_logits(indices: Tensor, generator: torch.Generator) -> tuple[Tensor, Tensor]:
-        logits = [branch(to_device_images(feats[p - 1][indices], device))
-                  for branch, p in zip(model.branches, model.positions)]
+        feats = backbone.stage_features("train", indices, model.positions)
+        logits = [branch(to_device_images(f, device)) for branch, f in zip(model.branches, feats)]
         logits.append(final[indices].to(device, torch.float32))
         return torch.stack(logits, dim=1), y_all[indices].to(device)
 
@@ -41,11 +41,10 @@ def cached_outputs(model: EarlyExitNet, backbone: FrozenBackbone, data: DatasetS
     model.branches.to(device).eval()
     result = {}
     for name in ("val", "test"):
-        feats, n = backbone.features[name], len(getattr(data, name))
-        chunks = []
+        n, chunks = len(getattr(data, name)), []
         for i in range(0, n, batch_size):
-            logits = [branch(to_device_images(feats[p - 1][i:i + batch_size], device)).float().cpu()
-                      for branch, p in zip(model.branches, model.positions)]
+            feats = backbone.stage_features(name, slice(i, i + batch_size), model.positions)
+            logits = [branch(to_device_images(f, device)).float().cpu() for branch, f in zip(model.branches, feats)]
             logits.append(backbone.final_logits[name][i:i + batch_size])
             chunks.append(torch.stack(logits, dim=1))
         result[name] = ExitOutputs(torch.cat(chunks), getattr(data, name).y)

@@ -10,7 +10,7 @@ from typing import Any
 from torch import Tensor
 
 from aebnas.engine.evaluation import CandidateOutputs, TradeoffCurve, TrainConfig
-from aebnas.search_space import Architecture, PathCosts
+from aebnas.search_space import MACS, Architecture, CostModel, PathCosts
 
 
 @dataclass(frozen=True)
@@ -24,6 +24,7 @@ class TrialSettings:
         mode: ``fast`` (branches on the frozen backbone's cached features) or ``joint``.
         train: the candidates' training settings; backbone_train: the frozen backbone's (fast mode).
         rule: the exit rule; curve_method: how thresholds are searched (``fine`` or ``grid``).
+        cost: what a path costs (exact MACs, or a latency table's milliseconds).
     """
 
     dataset: str
@@ -37,6 +38,7 @@ class TrialSettings:
     backbone_train: TrainConfig
     rule: str
     curve_method: str
+    cost: CostModel = MACS
 
     @property
     def device(self) -> str:

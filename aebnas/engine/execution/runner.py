@@ -103,7 +103,7 @@ class TrialRunner:
         start = time.perf_counter()
         try:
             result = train_candidate(job.arch, self.data, s.train, s.mode, self.backbone() if s.mode == "fast" else None,
-                                     s.rule, s.curve_method)
+                                     s.rule, s.curve_method, s.cost)
         except TrainingError as err:
             return TrialOutcome(job.number, time.perf_counter() - start, error=str(err))
         weights = (result.model.branches if s.mode == "fast" else result.model).state_dict()

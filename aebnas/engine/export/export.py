@@ -24,7 +24,7 @@ from aebnas.engine.search import Search
 from aebnas.exceptions import AebnasError
 from aebnas.exit_rules import EXIT_RULES
 from aebnas.runtime import BACKENDS, EarlyExitRuntime, Latency, Manifest, Measured
-from aebnas.search_space import Architecture, EarlyExitNet, build, path_costs
+from aebnas.search_space import Architecture, EarlyExitNet, LatencyCost, build, path_costs
 from aebnas.search_space.latency import LatencyTable
 
 
@@ -48,7 +48,7 @@ def path_latency(table: LatencyTable, arch: Architecture, rule: str, info: Datas
                           f"{'x'.join(map(str, info.input_shape))}, {info.num_classes} and {rule}: profile with "
                           f"`aebnas profile --dataset {info.name} --rule {rule}`")
     error = table.composition.mean_abs_error if table.composition else None
-    return Latency(table.path_latency(arch), table.device, table.batch, error)
+    return Latency(table.path_costs(arch).paths, table.device, table.batch, error)
 
 
 def export_network(model: EarlyExitNet, arch: Architecture, thresholds: Sequence[float], rule: str,
@@ -136,8 +136,9 @@ def export_run(run_dir: str | Path, fmt: str, out: str | Path, arch_id: str | No
                confirmed: str | None = None, target_macs: float | None = None, data_dir: str | None = None,
                latency_table: str | Path | None = None) -> Manifest:
     """Exports a network of the run in ``run_dir`` (see :func:`~aebnas.engine.export.selection.select` for
-    ``arch_id``, ``confirmed`` and ``target_macs``) to ``out`` in format ``fmt``, with path latency from the
-    table file ``latency_table`` if given. Every argument is checked before the dataset is loaded; the run is
+    ``arch_id``, ``confirmed`` and ``target_macs``, the latter in the run's cost unit) to ``out`` in format
+    ``fmt``, with path latency from the table file ``latency_table`` if given (else, in a run whose cost is
+    latency, from the run's table). Every argument is checked before the dataset is loaded; the run is
     only read."""
     WRITERS.get(fmt)
     check_export_dir(out)
@@ -145,6 +146,8 @@ def export_run(run_dir: str | Path, fmt: str, out: str | Path, arch_id: str | No
     with Search.open(run_dir, data_dir=data_dir) as search:
         chosen = select(search, arch_id, confirmed, target_macs)
         rule = search.config.rule
+        if table is None and isinstance(search.space.cost, LatencyCost):  # a latency-cost run: its own table
+            table = search.space.cost.table
         if table is not None:
             path_latency(table, chosen.arch, rule, search.info)
         model = load_network(search, chosen)

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import itertools
 
+from aebnas.exceptions import AebnasError
 from aebnas.search_space import LAYER_TYPES, LayerSpec, SearchSpace
+from aebnas.search_space.latency import LatencyTable, classifier_key, layer_key
 
 
 def layer_choices(space: SearchSpace, depth: int) -> list[LayerSpec]:
@@ -34,3 +36,18 @@ def branch_parts(space: SearchSpace) -> tuple[set[tuple[LayerSpec, int, int]], s
         if depth in space.preset.depths:
             classifiers |= frontier
     return layers, classifiers
+
+
+def check_latency_table(table: LatencyTable, space: SearchSpace, rule: str) -> None:
+    """Raises a clear AebnasError unless ``table`` times every part ``space`` can combine, with ``rule``'s
+    exit check (the space's backbone and inputs are checked when the space is made with the table)."""
+    if table.rule != rule:
+        raise AebnasError(f"the latency table times the exit check of rule {table.rule!r}; this search uses rule "
+                          f"{rule!r}: profile with `aebnas profile --rule {rule}`")
+    layers, classifiers = branch_parts(space)
+    missing = sorted({layer_key(*part) for part in layers} - set(table.layers)
+                     | {classifier_key(*part) for part in classifiers} - set(table.classifiers))
+    if missing:
+        raise AebnasError(f"the latency table lacks {len(missing)} part(s) of search space {space.name!r} (e.g. "
+                          f"{missing[0]}): it was profiled for another space; profile this one with "
+                          f"`aebnas profile --space {space.name}`")

@@ -109,7 +109,7 @@ def check_composition(table: LatencyTable, space: SearchSpace, n: int = 10, seed
     with torch.random.fork_rng(devices=[]):
         for arch in space.sample_many(n, seed):
             model = build(arch, space).to(timer.device).eval()
-            summed = table.path_latency(arch)
+            summed = table.path_costs(arch).paths
             for k in range(arch.num_exits):
                 whole = timer.time(_path(model, k, table.rule), timer.input(*space.input_shape)).median_ms
                 errors.append(abs(summed[k] / whole - 1))

@@ -18,13 +18,14 @@ from aebnas.engine.tables import BenchmarkTable
 from aebnas.exceptions import AebnasError
 from aebnas.exit_rules import EXIT_RULES
 from aebnas.predictors import PREDICTORS
-from aebnas.search_space import SearchSpace
+from aebnas.search_space import COSTS, MACS, LatencyCost, SearchSpace
 from aebnas.search_space.backbones import option_key
+from aebnas.search_space.latency import LatencyTable
 
 #: settings a rerun may change without changing the trials
 _NOT_IDENTITY = ("budget", "confirm_top", "confirm_epochs", "confirm_lr", "retries", "device")
-#: settings left out of the identity while unset, so that runs stored before they existed still resume
-_OPTIONAL_IDENTITY = ("train_seed", "table")
+#: settings left out of the identity while at these defaults, so that runs stored before they existed still resume
+_OPTIONAL_IDENTITY = {"train_seed": None, "table": None, "cost": "macs", "latency_table": None}
 
 
 def _option_pairs(options: Any) -> tuple[tuple[str, Any], ...]:
@@ -44,7 +45,11 @@ class SearchConfig:
     its default settings); ``backbone_options`` may be given as a dict and is kept as sorted pairs.
 
     ``budget`` is the number of trained candidates (the predictor budget); an average-MACs budget is
-    always called a *MACs budget*, and ``target_macs`` is the user's target of average MACs."""
+    always called a *MACs budget*, and ``target_macs`` is the user's target of average MACs.
+
+    ``cost`` is the cost axis: ``macs`` (exact MACs, the default) or ``latency`` (the milliseconds of the
+    latency table in ``latency_table``, made by ``aebnas profile``). With latency every "MACs" quantity of
+    the search (``target_macs``, MACs budgets, path costs, the front) is in milliseconds instead."""
 
     dataset: str = "digits"
     space: str = "extended"
@@ -72,6 +77,8 @@ class SearchConfig:
     confirm_epochs: int = 10
     confirm_lr: float = 0.01
     warm_start_predictor: str | None = None
+    cost: str = "macs"
+    latency_table: str | None = None
     retries: int = 1
     device: str = "auto"
 
@@ -111,6 +118,18 @@ class SearchConfig:
         check_int("confirmation epochs", self.confirm_epochs, 1)
         check_float("confirmation learning rate", self.confirm_lr, 0, low_open=True)
         check_int("retries", self.retries, 0)
+        self._check_cost()
+
+    def _check_cost(self) -> None:
+        if self.cost not in COSTS:
+            raise AebnasError(f"unknown cost {self.cost!r}; allowed: {', '.join(COSTS)}")
+        if self.cost == "latency" and self.latency_table is None:
+            raise AebnasError("cost 'latency' needs a latency table (--latency-table FILE); make one with "
+                              "`aebnas profile --dataset D --out FILE`")
+        if self.cost != "latency" and self.latency_table is not None:
+            raise AebnasError(f"a latency table is used only with cost 'latency' (--cost latency); got cost {self.cost!r}")
+        if self.cost == "latency" and self.table is not None:
+            raise AebnasError("a benchmark table records costs in MACs: a search against it cannot use cost 'latency'")
 
     @classmethod
     def from_identity(cls, identity: dict[str, Any], **overrides: Any) -> "SearchConfig":
@@ -155,7 +174,7 @@ class SearchConfig:
         out = {}
         for f in dataclasses.fields(self):
             value = getattr(self, f.name)
-            if f.name in _NOT_IDENTITY or (f.name in _OPTIONAL_IDENTITY and value is None):
+            if f.name in _NOT_IDENTITY or (f.name in _OPTIONAL_IDENTITY and value == _OPTIONAL_IDENTITY[f.name]):
                 continue
             if f.name == "strategy":
                 value = value.to_dict()
@@ -165,9 +184,12 @@ class SearchConfig:
         return out
 
     def make_space(self, dataset_info) -> SearchSpace:
-        """The search space for the dataset described by ``dataset_info``."""
+        """The search space for the dataset described by ``dataset_info``, with this search's cost axis (the
+        latency table is read here: one clear error if it is missing, damaged or for another space)."""
+        cost = MACS if self.latency_table is None else LatencyCost(LatencyTable.load(self.latency_table))
         return SearchSpace.for_dataset(dataset_info, self.space, backbone=self.backbone,
-                                       backbone_options=self.backbone_options_dict or None, max_exits=self.max_exits)
+                                       backbone_options=self.backbone_options_dict or None, max_exits=self.max_exits,
+                                       cost=cost)
 
     def train_config(self, epochs: int | None = None, lr: float | None = None, progress: bool = False) -> TrainConfig:
         """The candidates' training settings (``epochs`` and ``lr`` default to the search's)."""
@@ -182,4 +204,4 @@ class SearchConfig:
             backbone=space.backbone, backbone_options=option_key(space.backbone_options), mode=self.mode,
             train=self.train_config(),
             backbone_train=dataclasses.replace(self.train_config(self.backbone_epochs), seed=self.seed), rule=self.rule,
-            curve_method=self.strategy.curve_method)
+            curve_method=self.strategy.curve_method, cost=space.cost)

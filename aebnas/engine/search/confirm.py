@@ -14,7 +14,7 @@ from aebnas.engine.evaluation import CURVES, FrozenBackbone, TrainConfig, train_
 from aebnas.engine.evaluation.training import full_outputs
 from aebnas.engine.search.front import contributions, curve_points
 from aebnas.engine.search.records import ConfirmedCandidate, RealInference, Trial
-from aebnas.search_space import build, path_costs
+from aebnas.search_space import PathCosts, build
 
 
 def top_trials(complete: Sequence[Trial], k: int, target_macs: float | None, ref_macs: float,
@@ -32,10 +32,10 @@ def top_trials(complete: Sequence[Trial], k: int, target_macs: float | None, ref
     return [by_number[n] for n in ranked[:k]]
 
 
-def confirm_trial(trial: Trial, data: DatasetSplits, weights: dict[str, torch.Tensor],
+def confirm_trial(trial: Trial, costs: PathCosts, data: DatasetSplits, weights: dict[str, torch.Tensor],
                   backbone: FrozenBackbone | None, train: TrainConfig, rule: str, curve_method: str,
                   target_macs: float | None, folder: Path, run_dir: Path) -> ConfirmedCandidate:
-    """Fine-tunes ``trial``'s network jointly from its search ``weights`` (fast mode: its branches, with
+    """Fine-tunes ``trial``'s network (whose parts and paths cost ``costs``) jointly from its search ``weights`` (fast mode: its branches, with
     ``backbone``'s stages and head), tunes its thresholds on validation at the target (or the trial's MACs
     budget; at least the cheapest point of the new curve), and measures test. Saves ``model.pt`` and
     ``arch.json`` in ``folder`` (inside ``run_dir``)."""
@@ -49,7 +49,6 @@ def confirm_trial(trial: Trial, data: DatasetSplits, weights: dict[str, torch.Te
         model.load_state_dict(weights)
     history = train_joint(model, data.train, info, train, desc="confirm")
     outputs = full_outputs(model, data, train.device)
-    costs = path_costs(trial.arch, info.input_shape, info.num_classes)
     curve = CURVES.get(curve_method)(outputs.val, costs.paths, rule)
     macs_budget = target_macs if target_macs is not None else trial.macs_budget
     macs_budget = max(macs_budget, curve.avg_macs[0].item())

@@ -14,7 +14,7 @@ import torch
 from tqdm.auto import tqdm
 
 from aebnas.checks import check_output_dir
-from aebnas.datasets import DATASETS, DatasetInfo, DatasetSplits
+from aebnas.datasets import DATASETS, DatasetSplits
 from aebnas.engine.evaluation import CURVES, CandidateOutputs, FrozenBackbone, TradeoffCurve
 from aebnas.engine.execution import Executor, LocalExecutor, TrialJob, TrialOutcome, TrialRunner
 from aebnas.engine.search.config import SearchConfig
@@ -28,7 +28,8 @@ from aebnas.engine.search.surrogate import RunPredictors, load_warm_start
 from aebnas.engine.tables import BenchmarkTable, TableRunner, TableSpace, check_local_executor, load_table
 from aebnas.exceptions import AebnasError, UnreachableTargetError
 from aebnas.predictors import Predictor
-from aebnas.search_space import SearchSpace, backbone_stage_macs, build_backbone, count_macs, path_costs
+from aebnas.engine.profile import check_latency_table
+from aebnas.search_space import LatencyCost
 
 
 class Search:
@@ -75,6 +76,8 @@ class Search:
             self.table = table if isinstance(table, BenchmarkTable) else load_table(c.table)
             self.table.check_search(c.identity(), c.strategy.curve_method)
             self.space = TableSpace(self.space, self.table.architectures)
+        if isinstance(self.space.cost, LatencyCost):
+            check_latency_table(self.space.cost.table, self.space, c.rule)
         self._check_target()
         warm_source = load_warm_start(self.space, c.warm_start_predictor) if c.warm_start_predictor else None
         self.owner = RunOwner(self.run_dir)
@@ -94,13 +97,12 @@ class Search:
         target = self.config.target_macs
         if target is None:
             return
-        stages = backbone_stage_macs(self.space.backbone, self.space.backbone_options, self.info.input_shape,
-                                     self.info.num_classes)
-        floor = sum(stages[:self.space.positions[0]])
+        floor = sum(self.space.stage_costs[:self.space.positions[0]])
         if target < floor:
+            unit = self.space.cost.unit
             raise UnreachableTargetError(
-                f"target {target:,.0f} average MACs is below the backbone's cost up to its first exit position "
-                f"({floor:,} MACs), which every exit path includes; give a target of at least {floor:,}")
+                f"target {target:,.4g} average {unit} is below the backbone's cost up to its first exit position "
+                f"({floor:,.4g} {unit}), which every exit path includes; give a target of at least {floor:,.4g}")
 
     @classmethod
     def open(cls, run_dir: str | Path, **kwargs: Any) -> "Search":
@@ -140,11 +142,12 @@ class Search:
 
     @functools.cached_property
     def ref_macs(self) -> float:
-        """MACs of the hypervolume reference and the cap on proposed MACs budgets: the target, or the
-        backbone alone (an early-exit network costlier on average than the backbone is no gain)."""
+        """Cost (MACs, or ms with a latency cost) of the hypervolume reference and the cap on proposed MACs
+        budgets: the target, or the backbone alone (an early-exit network costlier on average than the
+        backbone is no gain)."""
         if self.config.target_macs is not None:
             return float(self.config.target_macs)
-        return backbone_macs(self.space, self.info)
+        return self.space.backbone_cost
 
     @property
     def ref_accuracy(self) -> float:
@@ -185,7 +188,7 @@ class Search:
             self._snapshot(batch.predictor, len(complete))
         if not batch.proposals:
             raise AebnasError(f"the search space has no untried architecture whose cheapest exit fits within "
-                              f"{self.ref_macs:,.0f} MACs (the target, or the backbone alone)")
+                              f"{self.ref_macs:,.4g} {self.space.cost.unit} (the target, or the backbone alone)")
         return self.store.add_trials([(p.arch, p.source, p.macs_budget, p.predicted) for p in batch.proposals],
                                      self.config.seed)
 
@@ -210,7 +213,7 @@ class Search:
             raise AebnasError(f"trial {number} is already complete")
         if error is not None:
             return self.store.fail(number, error)
-        costs = costs or path_costs(trial.arch, self.info.input_shape, self.info.num_classes)
+        costs = costs or self.space.costs(trial.arch)
         exit_val, exit_test = exit_accuracy
         if outputs is not None:
             if outputs.val.num_exits != trial.arch.num_exits:
@@ -332,18 +335,11 @@ class Search:
                 continue
             weights = torch.load(self.run_dir / trial.checkpoint_path, map_location="cpu", weights_only=True)
             result = confirm_trial(
-                trial, self.data, weights, self.backbone if c.mode == "fast" else None,
+                trial, self.space.costs(trial.arch), self.data, weights, self.backbone if c.mode == "fast" else None,
                 c.train_config(c.confirm_epochs, c.confirm_lr, self.progress), c.rule, c.strategy.curve_method,
                 c.target_macs, self.run_dir / "confirmed" / trial.arch_id, self.run_dir)
             self.store.add_confirmed(result)
         return self.store.confirmed()
-
-
-def backbone_macs(space: SearchSpace, info: DatasetInfo) -> float:
-    """MACs of ``space``'s backbone alone (no early exit) on ``info``'s inputs."""
-    with torch.random.fork_rng(devices=[]):  # building initialises weights: leave the caller's RNG
-        net = build_backbone(space.backbone, space.backbone_options, info)
-    return float(count_macs(net, info.input_shape))
 
 
 def _labelled(trials: list[Trial]) -> list[LabelledCurve]:

@@ -39,11 +39,13 @@ def build_report(search) -> dict[str, Any]:
         "config": search.config.identity() | {"budget": search.config.budget},
         "trials": {state.value: sum(t.state == state for t in trials) for state in TrialState},
         "hypervolume": search.hypervolume(),
+        "cost_unit": search.space.cost.unit,
         "reference": {"avg_macs": search.ref_macs, "accuracy": search.ref_accuracy},
         "hypervolume_trace": hypervolume_trace(search),
         "front": [p.to_dict() for p in front],
         "confirmed": {arch_id: c.to_dict() for arch_id, c in search.store.confirmed().items()},
         "train_seconds": sum(t.train_seconds or 0 for t in complete),
+        "versions": search.store.versions,
     }
 
 
@@ -76,45 +78,56 @@ def _plots(search, report: dict[str, Any], out: Path) -> None:
     complete = search.trials(TrialState.COMPLETE)
     points = curve_points((t.number, t.arch_id, t.curve) for t in complete)
     front = pareto_front(points)
+    scale, unit = (1e6, "MMACs") if report["cost_unit"] == "MACs" else (1.0, report["cost_unit"])
     series = {
-        "all trials (val)": ([p.avg_macs / 1e6 for p in points], [100 * p.accuracy for p in points]),
-        "front (val)": ([p.avg_macs / 1e6 for p in front], [100 * p.accuracy for p in front]),
+        "all trials (val)": ([p.avg_macs / scale for p in points], [100 * p.accuracy for p in points]),
+        "front (val)": ([p.avg_macs / scale for p in front], [100 * p.accuracy for p in front]),
     }
     confirmed = report["confirmed"].values()
     if confirmed:
-        series["confirmed (test)"] = ([c["test"]["avg_macs"] / 1e6 for c in confirmed],
+        series["confirmed (test)"] = ([c["test"]["avg_macs"] / scale for c in confirmed],
                                       [100 * c["test"]["accuracy"] for c in confirmed])
-    plot_points(series, out / "front.png", "average MMACs (log scale)", "accuracy (%)", f"{search.config.dataset}: front",
-                logx=True)
+    plot_points(series, out / "front.png", f"average {unit} (log scale)", "accuracy (%)",
+                f"{search.config.dataset}: front", logx=True)
     predicted = [t for t in complete if t.predicted and t.metrics.accuracy_at_macs_budget is not None]
     if predicted:
         plot_points({"bo proposals": ([100 * t.predicted.mean for t in predicted],
                                       [100 * t.metrics.accuracy_at_macs_budget for t in predicted])},
-                    out / "predicted_vs_measured.png", "predicted accuracy at the MACs budget (%)",
-                    "measured accuracy at the MACs budget (%)", "predictor vs measurement")
+                    out / "predicted_vs_measured.png", f"predicted accuracy at the {unit} budget (%)",
+                    f"measured accuracy at the {unit} budget (%)", "predictor vs measurement")
     trace = report["hypervolume_trace"]
     plot_points({"hypervolume (val)": (list(range(1, len(trace) + 1)), trace)}, out / "hypervolume.png",
                 "trained candidates", "hypervolume", "hypervolume vs trained candidates", lines=True)
 
 
+def _format_versions(versions: list[dict[str, Any]]) -> str:
+    if not versions:
+        return "versions: not recorded (the run store predates version recording)"
+    latest = ", ".join(f"{k} {v}" for k, v in versions[-1]["versions"].items())
+    return f"versions: {latest}" + (f" (and {len(versions) - 1} earlier set(s): see report.json)" if len(versions) > 1 else "")
+
+
 def format_report(report: dict[str, Any]) -> str:
-    """A plain-text summary for the terminal."""
+    """A plain-text summary for the terminal (costs in the run's unit: MACs, or ms with a latency cost)."""
+    unit = report.get("cost_unit", "MACs")
+    cost = "{:>14,.0f}".format if unit == "MACs" else "{:>14.4f}".format
     lines = [f"run {report['run_dir']}: trials {report['trials']}, hypervolume {report['hypervolume']:.4f} "
-             f"(reference {report['reference']['avg_macs']:,.0f} MACs, accuracy {report['reference']['accuracy']:.3f})",
-             "", "validation front:", f"{'avg MACs':>14} {'acc %':>7}  trial  architecture"]
+             f"(reference {cost(report['reference']['avg_macs']).strip()} {unit}, "
+             f"accuracy {report['reference']['accuracy']:.3f})",
+             _format_versions(report["versions"]), "", "validation front:", f"{'avg ' + unit:>14} {'acc %':>7}  trial  architecture"]
     for p in report["front"]:
-        lines.append(f"{p['avg_macs']:>14,.0f} {100 * p['accuracy']:>7.2f}  {p['trial']:>5}  {p['arch_id']}")
+        lines.append(f"{cost(p['avg_macs'])} {100 * p['accuracy']:>7.2f}  {p['trial']:>5}  {p['arch_id']}")
     if report["confirmed"]:
         lines += ["", "confirmed (joint fine-tuning, thresholds tuned on validation):",
-                  f"{'architecture':>16} {'MACs budget':>12} {'val %':>7} {'test %':>7} {'test avg MACs':>14}  "
+                  f"{'architecture':>16} {unit + ' budget':>14} {'val %':>7} {'test %':>7} {'test avg ' + unit:>14}  "
                   f"{'over budget':<11}  exit fractions (test)  verified"]
         for arch_id, c in report["confirmed"].items():
             fractions = " ".join(f"{f:.2f}" for f in c["test"]["exit_fractions"])
             over = f"yes {100 * (c['test']['avg_macs'] / c['macs_budget'] - 1):+.1f}%" if c["over_budget"] else "no"
-            lines.append(f"{arch_id:>16} {c['macs_budget']:>12,.0f} {100 * c['val']['accuracy']:>7.2f} "
-                         f"{100 * c['test']['accuracy']:>7.2f} {c['test']['avg_macs']:>14,.0f}  {over:<11}  "
+            lines.append(f"{arch_id:>16} {cost(c['macs_budget'])} {100 * c['val']['accuracy']:>7.2f} "
+                         f"{100 * c['test']['accuracy']:>7.2f} {cost(c['test']['avg_macs'])}  {over:<11}  "
                          f"{fractions:<21}  {c['verified']}")
         if any(c["over_budget"] for c in report["confirmed"].values()):
-            lines.append("over budget: on test the thresholds tuned on validation cost more on average than the "
-                         "MACs budget; choose a lower target for a margin")
+            lines.append(f"over budget: on test the thresholds tuned on validation cost more on average than the "
+                         f"{unit} budget; choose a lower target for a margin")
     return "\n".join(lines)

@@ -1,13 +1,15 @@
-"""The run store: one SQLite file per run directory holding the run config, every trial, predictor
-snapshots and confirmed candidates. The only place that writes a run's records; every change is
+"""The run store: one SQLite file per run directory holding the run config, the versions that wrote it, every
+trial, predictor snapshots and confirmed candidates. The only place that writes a run's records; every change is
 committed at once, so a crash loses at most the trial that was running."""
 
 from __future__ import annotations
 
 import hashlib
 import json
+import platform
 import sqlite3
 import time
+from importlib import metadata
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -19,6 +21,7 @@ from aebnas.search_space import Architecture
 STORE_FORMAT = "aebnas-run-store"
 STORE_VERSION = 2  # 2: macs_budget column, strategy settings in the config
 STORE_FILE = "store.sqlite"
+VERSIONED = ("aebnas", "torch", "numpy", "botorch", "xgboost")  # with Python's: the versions a run records
 
 _SCHEMA = """
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -68,17 +71,30 @@ def config_hash(config: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()[:16]
 
 
+def current_versions() -> dict[str, str]:
+    """Python's and the :data:`VERSIONED` packages' versions in this process ('not installed' for a missing one)."""
+    found = {"python": platform.python_version()}
+    for name in VERSIONED:
+        try:
+            found[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            found[name] = "not installed"
+    return found
+
+
 def _loads(text: str | None):
     return None if text is None else json.loads(text)
 
 
 class RunStore:
     """SQLite store of one run. ``RunStore.open(run_dir, config)`` creates it or checks that an
-    existing one holds the same config; a corrupt or foreign file raises StoreError untouched."""
+    existing one holds the same config; a corrupt or foreign file raises StoreError untouched. The first write
+    of each process that writes the run also records its versions (:attr:`versions`)."""
 
     def __init__(self, path: Path, connection: sqlite3.Connection) -> None:
         self.path = path
         self._db = connection
+        self._versions_recorded = False
 
     @classmethod
     def open(cls, run_dir: str | Path, config: dict[str, Any] | None = None, new: bool = False) -> "RunStore":
@@ -147,17 +163,19 @@ class RunStore:
 
     # -- meta ---------------------------------------------------------------------------------
     class _Tx:
-        def __init__(self, db):
-            self.db = db
+        def __init__(self, store: "RunStore"):
+            self.store = store
 
         def __enter__(self):
-            self.db.execute("BEGIN IMMEDIATE")
+            self.store._db.execute("BEGIN IMMEDIATE")
 
         def __exit__(self, kind, *_):
-            self.db.execute("COMMIT" if kind is None else "ROLLBACK")
+            if kind is None and not self.store._versions_recorded:
+                self.store._record_versions()
+            self.store._db.execute("COMMIT" if kind is None else "ROLLBACK")
 
     def _transaction(self) -> "_Tx":
-        return RunStore._Tx(self._db)
+        return RunStore._Tx(self)
 
     def _set_meta(self, key: str, value: str) -> None:
         self._db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
@@ -169,6 +187,25 @@ class RunStore:
     @property
     def config(self) -> dict[str, Any] | None:
         return _loads(self._meta("config"))
+
+    @property
+    def versions(self) -> list[dict[str, Any]]:
+        """The versions that wrote this run, oldest first: one entry per change, each ``{"since": time.time() of
+        its first write, "trials": how many trials were stored then, "versions": {name: version}}``; empty for a
+        store written before versions were recorded."""
+        return _loads(self._meta("versions")) or []
+
+    def data_version(self) -> int:
+        """A number that changes whenever another connection (another process, say) commits to the store."""
+        return self._db.execute("PRAGMA data_version").fetchone()[0]
+
+    def _record_versions(self) -> None:
+        """Adds this process's versions to :attr:`versions` unless they equal the last entry (inside a write)."""
+        recorded, current = self.versions, current_versions()
+        if not recorded or recorded[-1]["versions"] != current:
+            recorded.append({"since": time.time(), "trials": self.count(), "versions": current})
+            self._set_meta("versions", json.dumps(recorded))
+        self._versions_recorded = True
 
     # -- trials -------------------------------------------------------------------------------
     def add_trial(self, arch: Architecture, source: str, seed: int, macs_budget: float | None = None,

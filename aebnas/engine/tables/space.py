@@ -27,7 +27,7 @@ class TableSpace(SearchSpace):
 
     def __init__(self, base: SearchSpace, members: Sequence[Architecture]) -> None:
         super().__init__(base.name, base.input_shape, base.num_classes, base.backbone, base.backbone_options,
-                         base.max_exits)
+                         base.max_exits, base.cost)
         self.base = base
         self.members = tuple(members)
         self._index = {arch.id: i for i, arch in enumerate(self.members)}

@@ -3,10 +3,10 @@ import pytest
 import torch
 
 from aebnas.engine.evaluation.candidate import SavedCandidate, save_candidate, train_candidate
-from aebnas.engine.evaluation.backbone import FrozenBackbone
+from aebnas.engine.evaluation.backbone import FrozenBackbone, feature_bytes
 from aebnas.engine.evaluation.training import TrainConfig, exit_loss, train_joint
 from aebnas.exceptions import AebnasError, TrainingError
-from aebnas.search_space import Architecture, ExitSpec, build
+from aebnas.search_space import Architecture, ExitSpec, build, stage_shapes
 from aebnas.search_space.layers import Conv
 
 ARCH = Architecture("digits_cnn", (ExitSpec(1, (Conv(stride=2),)), ExitSpec(3, ())), {"width": 8})
@@ -53,9 +53,23 @@ def test_backbone_is_reused_from_the_cache_by_content_hash(digits, backbone, cac
     assert other.key != backbone.key and other.history.loss  # another config trains its own
 
 
-def test_feature_memory_cap_is_a_clear_error(digits):
-    with pytest.raises(AebnasError, match="GiB, above the cap"):
-        FrozenBackbone.prepare(digits, "digits_cnn", None, CONFIG, max_feature_bytes=1000)
+def test_features_over_the_memory_cap_are_cached_for_the_exit_positions_only_or_recomputed(digits, backbone,
+                                                                                            cache_dir, capsys):
+    full = train_candidate(ARCH, digits, CONFIG, "fast", backbone)
+    per_image = feature_bytes(stage_shapes("digits_cnn", backbone.options, digits.info.input_shape))
+    n = len(digits.train) + len(digits.val) + len(digits.test)
+    exits_only = FrozenBackbone.prepare(digits, "digits_cnn", {"width": 8}, CONFIG, cache_dir=cache_dir,
+                                        max_feature_bytes=n * sum(per_image[:-1]))
+    assert [f is None for f in exits_only.features["train"]] == [False, False, False, True]
+    assert "stages 1, 2, 3 only" in capsys.readouterr().err
+    recomputed = FrozenBackbone.prepare(digits, "digits_cnn", {"width": 8}, CONFIG, cache_dir=cache_dir,
+                                        max_feature_bytes=1000)
+    assert all(f is None for f in recomputed.features["val"]) and "recomputed per batch" in capsys.readouterr().err
+    assert torch.allclose(recomputed.stage_features("val", slice(0, 50), (1, 3))[1], backbone.features["val"][2][:50],
+                          atol=1e-2)
+    for other in (exits_only, recomputed):  # the same candidate, up to float rounding
+        result = train_candidate(ARCH, digits, CONFIG, "fast", other)
+        assert result.outputs.val.exit_accuracy() == pytest.approx(full.outputs.val.exit_accuracy(), abs=0.02)
 
 
 def test_cached_metrics_equal_real_early_exit_inference(digits, backbone):

@@ -40,7 +40,7 @@ def profiled():
 def test_path_latency_is_the_sum_of_the_parts(profiled, tmp_path):
     space, table = profiled
     arch = space.sample(0)
-    paths = table.path_latency(arch)
+    paths = table.path_costs(arch).paths
     assert len(paths) == arch.num_exits and all(a < b for a, b in zip(paths, paths[1:]))
     first = arch.exits[0]
     shape = space.stage_shapes[first.position - 1]
@@ -63,7 +63,7 @@ def test_a_table_of_another_space_or_version_is_refused(profiled, tmp_path):
     space, table = profiled
     other = SearchSpace("extended", (1, 8, 8), 10)
     with pytest.raises(AebnasError, match="profiled for another search space; profile this one with `aebnas profile`"):
-        next(table.path_latency(a) for a in other.sample_many(20, 0) if a.exits[0].branch != space.preset.fixed_branch)
+        next(table.path_costs(a) for a in other.sample_many(20, 0) if a.exits[0].branch != space.preset.fixed_branch)
     path = table.save(tmp_path / "t.json")
     path.write_text(path.read_text().replace(f'"version": {LATENCY_VERSION}', '"version": 0'))
     with pytest.raises(AebnasError, match="has latency table version 0; this aebnas reads version 1"):

@@ -1,12 +1,17 @@
 """report.html opened in a real headless Chromium: no JavaScript errors, no network requests, every plot drawn,
 hovering a point shows the trial's thresholds and exit fractions, clicking selects it, and the trial table
-sorts and filters. Runs: a real search with a confirmed candidate and a failed trial, and a run whose trials
-all failed (no front, no confirmed candidate)."""
+sorts and filters, and the versions shown are those that wrote the run. Runs: a real search with a confirmed
+candidate and a failed trial, and a run whose trials all failed (no front, no confirmed candidate)."""
+
+import json
+import sqlite3
+import time
 
 import pytest
 
 from aebnas.engine.search import Search, TrialState
-from aebnas.engine.search.report import write_report
+from aebnas.engine.search.report import format_report, write_report
+from aebnas.engine.search.store import STORE_FILE, current_versions
 from aebnas.engine.search.strategies import BayesianOptimisation
 from tests.browser import CHROMIUM, Browser
 from tests.conftest import BACKBONE_EPOCHS, with_backbones
@@ -54,11 +59,11 @@ def test_the_page_opens_offline_without_errors_and_draws_every_plot(page, search
     assert browser.screenshot(out / "report.png").stat().st_size > 50_000
 
 
-def _point_position(browser, index: int) -> tuple[float, float]:
-    """Page pixel of the front trace's point ``index`` (log x axis), scrolled into view."""
+def _point_position(browser, index: int, trace: int = 1) -> tuple[float, float]:
+    """Page pixel of point ``index`` of the front plot's ``trace`` (1: the front; log x axis), scrolled into view."""
     return tuple(browser.eval(f"""(() => {{
         window.scrollTo(0, 0);
-        const gd = document.getElementById('front-plot'), fl = gd._fullLayout, tr = gd.data[1], r = gd.getBoundingClientRect();
+        const gd = document.getElementById('front-plot'), fl = gd._fullLayout, tr = gd.data[{trace}], r = gd.getBoundingClientRect();
         return [r.left + fl.xaxis._offset + fl.xaxis.l2p(Math.log10(tr.x[{index}])),
                 r.top + fl.yaxis._offset + fl.yaxis.l2p(tr.y[{index}])];
     }})()"""))
@@ -73,6 +78,23 @@ def test_hovering_a_front_point_shows_its_trial_and_clicking_selects_it(page, se
     assert f"trial {point.trial_number}" in hover and point.arch_id in hover
     assert "thresholds" in hover and "exit fractions" in hover
     assert point.arch_id in browser.eval("document.getElementById('details').textContent")
+    off_front = browser.eval("""(() => {  // the point of every trial's curves farthest from the front's points
+        const gd = document.getElementById('front-plot'), fl = gd._fullLayout, all = gd.data[0], front = gd.data[1];
+        const px = (x, y) => [fl.xaxis.l2p(Math.log10(x)), fl.yaxis.l2p(y)];
+        const gap = i => Math.min(...front.x.map((fx, j) => Math.hypot(px(all.x[i], all.y[i])[0] - px(fx, front.y[j])[0],
+                                                                       px(all.x[i], all.y[i])[1] - px(fx, front.y[j])[1])));
+        return all.x.reduce((best, x, i) => x == null || (best >= 0 && gap(best) >= gap(i)) ? best : i, -1);
+    })()""")
+    time.sleep(0.1)  # plotly handles a hover at most every 50 ms (a later one waits)
+    browser.mouse("mouseMoved", *_point_position(browser, off_front, trace=0))
+    time.sleep(0.1)
+    n, i = browser.eval(f"document.getElementById('front-plot').data[0].customdata[{off_front}]")
+    shown = browser.eval("document.getElementById('details').textContent")
+    assert f"trial{n}" in shown and "hovered point" in shown
+    thresholds = search.store.trial(n).curve.thresholds[i].tolist()
+    assert "thresholds" + ", ".join("∞" if t == float("inf") else f"{t:.3g}" for t in thresholds) in shown
+    time.sleep(0.1)
+    browser.mouse("mouseMoved", x, y)
     browser.mouse("click", x, y)
     assert "(selected)" in browser.eval("document.getElementById('details').textContent")
     assert browser.eval("location.hash") == f"#trial-{point.trial_number}"
@@ -120,3 +142,26 @@ def test_a_table_search_report_draws_its_front_and_says_it_confirms_nothing(tiny
         assert "a table search confirms nothing" in browser.eval("document.getElementById('confirmed').textContent")
         assert browser.eval("document.querySelectorAll('#front-plot path.point').length") > 0
         assert "training seconds looked up" in browser.eval("document.getElementById('hv-time-plot').textContent")
+
+
+def test_the_report_shows_the_versions_that_wrote_the_run_not_this_process(tmp_path):
+    with Search(tmp_path / "run", dataset="digits", n_init=2, device="cpu") as search:
+        search.tell(search.ask(1)[0], error=ERROR)
+    recorded = [{"since": 0, "trials": 0, "versions": dict(current_versions(), torch="1.0.0-recorded")}]
+    with sqlite3.connect(tmp_path / "run" / STORE_FILE) as db:
+        db.execute("UPDATE meta SET value = ? WHERE key = 'versions'", (json.dumps(recorded),))
+    with Search.open(tmp_path / "run") as search:
+        report, out = write_report(search)
+    assert report["versions"] == recorded and "torch 1.0.0-recorded" in format_report(report)
+    with Browser() as browser:
+        browser.open(out / "report.html")
+        shown = browser.eval("document.getElementById('versions').textContent")
+        assert "1.0.0-recorded" in shown and current_versions()["torch"] not in shown and browser.errors == []
+    with sqlite3.connect(tmp_path / "run" / STORE_FILE) as db:  # a store from before versions were recorded
+        db.execute("DELETE FROM meta WHERE key = 'versions'")
+    with Search.open(tmp_path / "run") as search:
+        report, out = write_report(search)
+    assert "versions: not recorded" in format_report(report)
+    with Browser() as browser:
+        browser.open(out / "report.html")
+        assert "not recorded" in browser.eval("document.getElementById('versions').textContent")

@@ -1,6 +1,8 @@
 """The run store: typed records round-trip through SQLite, state changes, the config check, snapshot and
-confirmation rows, and refusing files that are not a run store (left untouched)."""
+confirmation rows, the versions that wrote the run, and refusing files that are not a run store (left
+untouched)."""
 
+import json
 import sqlite3
 
 import pytest
@@ -9,6 +11,7 @@ import torch
 from aebnas.engine.evaluation import TradeoffCurve, TunedThresholds
 from aebnas.engine.search import STORE_FILE, ConfirmedCandidate, Prediction, RunStore, TrialMetrics, TrialState
 from aebnas.engine.search.records import RealInference
+from aebnas.engine.search.store import current_versions
 from aebnas.exceptions import StoreError
 from aebnas.search_space import SearchSpace
 
@@ -55,6 +58,39 @@ def test_a_different_config_is_refused_naming_the_difference(tmp_path):
         RunStore.open(tmp_path, {**CONFIG, "epochs": 4})
     fresh = RunStore.open(tmp_path, {**CONFIG, "epochs": 4}, new=True)  # the old store is kept aside
     assert fresh.trials() == [] and len(list(tmp_path.glob(f"{STORE_FILE}.*.old"))) == 1
+
+
+def _set_versions(path, versions: str | None) -> None:
+    with sqlite3.connect(path) as db:
+        db.execute("DELETE FROM meta WHERE key = 'versions'")
+        if versions is not None:
+            db.execute("INSERT INTO meta (key, value) VALUES ('versions', ?)", (versions,))
+
+
+def test_each_set_of_versions_that_writes_the_run_is_recorded_once(tmp_path, arch):
+    store = RunStore.open(tmp_path, CONFIG)
+    assert [v["versions"] for v in store.versions] == [current_versions()] and store.versions[0]["trials"] == 0
+    store.add_trial(arch, "random", seed=0)
+    store.close()
+    store = RunStore.open(tmp_path, CONFIG)  # a resume with the same versions adds nothing
+    store.add_trial(SearchSpace("extended", (1, 8, 8), 10).sample(1), "random", seed=0)
+    assert len(store.versions) == 1
+    store.close()
+    older = dict(current_versions(), torch="1.0.0")
+    _set_versions(tmp_path / STORE_FILE, f'[{{"since": 0, "trials": 2, "versions": {json.dumps(older)}}}]')
+    store = RunStore.open(tmp_path, CONFIG)
+    assert store.versions[0]["versions"]["torch"] == "1.0.0"  # reading records nothing
+    store.fail(1, "error")  # a write: this process's versions differ from the last recorded
+    assert [v["versions"] for v in store.versions] == [older, current_versions()] and store.versions[1]["trials"] == 2
+    store.close()
+
+
+def test_a_store_written_before_versions_were_recorded_opens_with_none(tmp_path):
+    RunStore.open(tmp_path, CONFIG).close()
+    _set_versions(tmp_path / STORE_FILE, None)
+    store = RunStore.open(tmp_path, CONFIG)
+    assert store.versions == []
+    store.close()
 
 
 def test_a_predictor_snapshot_row_is_written_once_per_kind_and_trials(tmp_path):

@@ -1,0 +1,51 @@
+"""`aebnas backbones` and a search on a torchvision backbone with a weights file, through the real CLI."""
+
+import pytest
+import torch
+from torchvision import models
+
+from aebnas.cli import main
+
+
+def test_backbones_lists_every_backbone_with_positions_shapes_and_macs(capsys):
+    assert main(["backbones", "--dataset", "fashion_mnist", "--resolution", "32", "digits_cnn", "resnet",
+                 "torchvision:mobilenet_v3_small"]) == 0
+    out = capsys.readouterr().out
+    assert "fashion_mnist (1x28x28, 10 classes)" in out
+    assert "needs inputs of at least" not in out.split("torchvision:mobilenet_v3_small")[1]
+    line = next(line for line in out.splitlines() if "torchvision:mobilenet_v3_small" in line)
+    assert "1,2,3,4" in line and "16x8x8 24x4x4 40x2x2 48x2x2 576x1x1" in line
+
+
+def test_search_on_a_torchvision_backbone_with_a_weights_file(capsys, tmp_path):
+    torch.manual_seed(0)
+    torch.save(models.mobilenet_v3_small().state_dict(), tmp_path / "weights.pt")
+    argv = ["search", "--dataset", "digits", "--backbone", "torchvision:mobilenet_v3_small", "--backbone-option",
+            "resolution=32", "--backbone-weights", str(tmp_path / "weights.pt"), "--budget", "2", "--batch-size", "1",
+            "--epochs", "1", "--backbone-epochs", "1", "--confirm-top", "0", "--device", "cpu", "--quiet",
+            "--run-dir", str(tmp_path / "run")]
+    assert main(argv) == 0
+    assert "validation front" in capsys.readouterr().out
+    assert len(list((tmp_path / "run" / "backbones").glob("backbone-*.pt"))) == 1
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--backbone", "torchvision:mobilenet_v3_smal"], "did you mean torchvision:mobilenet_v3_small"),
+    (["--backbone", "torchvision:mobilenet_v3_small", "--backbone-option", "resolution=16"], "too small"),
+    (["--backbone", "torchvision:mobilenet_v3_small", "--backbone-weights", "nowhere.pt"], "nor an existing file"),
+    (["--backbone", "torchvision:resnet18", "--backbone-weights", "WRONG"], "weights name of the model (IMAGENET1K_V1)"),
+])
+def test_bad_backbone_input_is_one_line_and_stores_nothing(capsys, tmp_path, flags, message):
+    assert main(["search", "--dataset", "digits", "--run-dir", str(tmp_path / "run"), *flags]) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1
+    assert not (tmp_path / "run").exists()
+
+
+def test_a_weights_file_of_another_model_is_one_line(capsys, tmp_path):
+    torch.save(models.resnet18().state_dict(), tmp_path / "resnet18.pt")
+    assert main(["search", "--dataset", "digits", "--run-dir", str(tmp_path / "run"), "--backbone",
+                 "torchvision:mobilenet_v3_small", "--backbone-weights", str(tmp_path / "resnet18.pt")]) == 2
+    err = capsys.readouterr().err
+    assert "do not fit torchvision model 'mobilenet_v3_small'" in err and err.count("\n") == 1
+    assert not (tmp_path / "run").exists()
