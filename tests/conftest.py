@@ -1,22 +1,11 @@
-"""Fixtures shared across the suite: the embedded digits data, a frozen digits backbone, a tiny
-benchmark table built for real (digits, a few architectures, a noise subset), and a guard that no test
-leaves the process's Ctrl-C handling changed."""
+"""Fixtures shared across the suite: the embedded digits data, a frozen digits backbone, and a tiny
+benchmark table built for real (digits, a few architectures, a noise subset)."""
 
 import shutil
-import signal
 
 import pytest
 
 from aebnas.datasets import load_dataset
-
-@pytest.fixture(autouse=True)
-def _sigint_handler_kept():
-    """Every test leaves SIGINT's handler as it found it: an ignored SIGINT is inherited by every child
-    process started later (a Ctrl-C test's search then ran to the end)."""
-    before = signal.getsignal(signal.SIGINT)
-    yield
-    assert signal.getsignal(signal.SIGINT) == before, f"SIGINT's handler was {before}, is {signal.getsignal(signal.SIGINT)}"
-
 
 #: the frozen backbone's training in the small searches of the tests (its cache key)
 BACKBONE_EPOCHS = 2

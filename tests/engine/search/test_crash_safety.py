@@ -127,8 +127,9 @@ def test_ctrl_c_prints_one_line_saying_what_is_kept(uninterrupted, tmp_path, whe
     # a budget that keeps the run busy past the signal (on cached backbones 6 trials and the report can end
     # within the second)
     argv = _cli_search(_run_dir(tmp_path, uninterrupted[0]), budget=30)
-    # the child starts with Ctrl-C's default disposition: an ignored SIGINT (which some earlier test of the
-    # suite leaves in this process) is inherited, and Python then installs no KeyboardInterrupt handler
+    # the child starts with Ctrl-C's default disposition: a suite started in the background by a
+    # non-interactive shell (`pytest &`, CI) ignores SIGINT, a child inherits that, and Python then
+    # installs no KeyboardInterrupt handler (no test changes it: checked at the OS level after each test)
     search = subprocess.Popen([sys.executable, "-m", "aebnas.cli", *argv], stderr=subprocess.PIPE, text=True,
                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     if when == "search":
