@@ -175,6 +175,15 @@ def weight_names(name: str) -> tuple[str, ...]:
     return ("DEFAULT",) + tuple(w.name for w in weights_enum(name))
 
 
+def default_bn_momentum(model: nn.Module) -> None:
+    """Batch norms of ``model`` with PyTorch's default momentum (0.1). Some families set 0.01 for their long
+    ImageNet schedules (MobileNetV3, EfficientNet); trained from scratch for a few epochs, their running
+    statistics then stay near their initial values and the network in eval mode predicts at chance."""
+    for module in model.modules():
+        if isinstance(module, nn.modules.batchnorm._BatchNorm):
+            module.momentum = 0.1
+
+
 def normalisation(name: str) -> tuple[tuple[float, ...], tuple[float, ...]]:
     """(mean, std) of pixels in [0, 1] that the model's library weights expect."""
     transforms = weights_enum(name).DEFAULT.transforms()

@@ -269,6 +269,8 @@ class TorchvisionBackbone(Backbone):
     @classmethod
     def build(cls, options, input_shape, num_classes, pretrained=None):
         model = tv.models.get_model(cls.model, num_classes=num_classes)
+        if options["weights"] is None:
+            tv.default_bn_momentum(model)
         adapter = tv.InputAdapter(input_shape[0], options["resolution"])
         pretrained_head = False
         if pretrained is not None and options["weights"] is not None:
