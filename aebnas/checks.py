@@ -3,6 +3,7 @@ value and what is allowed."""
 
 from __future__ import annotations
 
+import json
 import math
 import tempfile
 from pathlib import Path
@@ -70,3 +71,21 @@ def check_output_dir(path: str | Path, what: str) -> Path:
         raise AebnasError(f"{what} {path} cannot be {'written' if existing == path else 'created'}: "
                           f"{err.strerror or err} in {existing}") from None
     return path
+
+
+def read_json_document(path: Path, format_key: str, format_name: str, version: int, what: str, remake: str,
+                       error: type[AebnasError] = AebnasError) -> dict[str, Any]:
+    """The JSON object in ``path`` that names itself ``format_name`` (under ``format_key``) at ``version``;
+    else an ``error`` naming what is wrong with the file (a ``what``, e.g. "latency table") and ``remake``,
+    how to make it again."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError) as err:  # JSONDecodeError is a ValueError
+        raise error(f"{path} is not JSON ({err}); {remake}") from None
+    if not isinstance(data, dict) or data.get(format_key) != format_name:
+        raise error(f"{path} is not an aebnas {what}; {remake}")
+    if data.get("version") != version:
+        written = f" (aebnas {data['aebnas_version']})" if "aebnas_version" in data else ""
+        raise error(f"{path} has {what} version {data.get('version')!r}{written}; this aebnas reads version "
+                    f"{version}: {remake}")
+    return data

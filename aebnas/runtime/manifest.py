@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from aebnas.checks import read_json_document
 from aebnas.exceptions import AebnasError
 
 MANIFEST_FILE = "manifest.json"
@@ -196,16 +197,8 @@ class Manifest:
         if not path.is_file():
             raise ManifestError(f"{directory} holds no exported network (no {MANIFEST_FILE}); make one with "
                                 "`aebnas export RUN_DIR --format onnx --out DIR`")
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except (ValueError, UnicodeDecodeError) as err:
-            raise ManifestError(f"{path} is not JSON ({err}); export the network again") from None
-        if not isinstance(data, dict) or data.get("format_name") != MANIFEST_FORMAT:
-            raise ManifestError(f"{path} is not an aebnas export manifest; export the network again")
-        if data.get("version") != MANIFEST_VERSION:
-            raise ManifestError(f"{path} has manifest version {data.get('version')!r} (aebnas "
-                                f"{data.get('aebnas_version')}); this aebnas reads version {MANIFEST_VERSION}: "
-                                "export the network again with this aebnas")
+        data = read_json_document(path, "format_name", MANIFEST_FORMAT, MANIFEST_VERSION, "export manifest",
+                                  "export the network again with this aebnas", ManifestError)
         try:
             manifest = cls.from_dict(data)
         except (KeyError, TypeError, ValueError, AttributeError) as err:

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
+from aebnas.checks import read_json_document
 from aebnas.exceptions import AebnasError
 from aebnas.search_space.architecture import Architecture, branch_shapes
 from aebnas.search_space.backbones import BACKBONES, stage_shapes
@@ -150,15 +151,8 @@ class LatencyTable:
         path = Path(path)
         if not path.is_file():
             raise AebnasError(f"no such latency table: {path}; make one with `aebnas profile --out {path}`")
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except (ValueError, UnicodeDecodeError) as err:
-            raise AebnasError(f"{path} is not JSON ({err}); profile again with `aebnas profile`") from None
-        if not isinstance(data, dict) or data.get("format") != LATENCY_FORMAT:
-            raise AebnasError(f"{path} is not an aebnas latency table")
-        if data.get("version") != LATENCY_VERSION:
-            raise AebnasError(f"{path} has latency table version {data.get('version')!r}; this aebnas reads version "
-                              f"{LATENCY_VERSION}: profile again with `aebnas profile`")
+        data = read_json_document(path, "format", LATENCY_FORMAT, LATENCY_VERSION, "latency table",
+                                  "profile again with `aebnas profile`")
         try:
             return cls.from_dict(data)
         except (KeyError, TypeError, ValueError, AttributeError) as err:

@@ -62,7 +62,7 @@ def _edited_copy(export, tmp_path, **changes):
 
 
 @pytest.mark.parametrize("changes, message", [
-    ({"version": 99}, "has manifest version 99 (aebnas 0.1.0); this aebnas reads version 1: export the network again"),
+    ({"version": 99}, "has export manifest version 99 (aebnas 0.1.0); this aebnas reads version 1: export the network again"),
     ({"format_name": "other"}, "is not an aebnas export manifest"),
     ({"thresholds": [0.5]}, "do not fit together"),
     ({"format": "tflite"}, "unknown export format 'tflite'; allowed: onnx, torchscript"),
