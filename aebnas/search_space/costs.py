@@ -33,6 +33,10 @@ class CostModel:
         """Per-part and per-exit-path costs of ``arch`` (assumed valid) for `C x H x W` inputs."""
         raise NotImplementedError
 
+    def format(self, value: float) -> str:
+        """``value`` with its unit, for messages."""
+        return f"{value:.4g} {self.unit}"
+
 
 @dataclass(frozen=True)
 class MacsCost(CostModel):
@@ -46,6 +50,9 @@ class MacsCost(CostModel):
 
     def paths(self, arch, input_shape, num_classes):
         return path_costs(arch, input_shape, num_classes)
+
+    def format(self, value):
+        return f"{value:,.0f} MACs"
 
 
 @dataclass(frozen=True)

@@ -99,10 +99,11 @@ class Search:
             return
         floor = sum(self.space.stage_costs[:self.space.positions[0]])
         if target < floor:
-            unit = self.space.cost.unit
+            cost = self.space.cost
             raise UnreachableTargetError(
-                f"target {target:,.4g} average {unit} is below the backbone's cost up to its first exit position "
-                f"({floor:,.4g} {unit}), which every exit path includes; give a target of at least {floor:,.4g}")
+                f"target average {cost.format(target)} is below the backbone's cost up to its first exit position "
+                f"({cost.format(floor)}), which every exit path includes; give a target of at least "
+                f"{cost.format(floor)}")
 
     @classmethod
     def open(cls, run_dir: str | Path, **kwargs: Any) -> "Search":
@@ -188,7 +189,7 @@ class Search:
             self._snapshot(batch.predictor, len(complete))
         if not batch.proposals:
             raise AebnasError(f"the search space has no untried architecture whose cheapest exit fits within "
-                              f"{self.ref_macs:,.4g} {self.space.cost.unit} (the target, or the backbone alone)")
+                              f"{self.space.cost.format(self.ref_macs)} (the target, or the backbone alone)")
         return self.store.add_trials([(p.arch, p.source, p.macs_budget, p.predicted) for p in batch.proposals],
                                      self.config.seed)
 
