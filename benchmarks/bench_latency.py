@@ -23,7 +23,7 @@ from torch import nn
 from _environment import print_environment
 from bench_runtime import per_image_ms
 from aebnas.engine.export import WRITERS, export_run
-from aebnas.engine.profile import Timer, check_composition, profile_space
+from aebnas.engine.profile import RUNTIMES, Timer, check_composition, profile_space
 from aebnas.engine.search import Search, TrialState
 from aebnas.runtime import BACKENDS, load_runtime
 from aebnas.search_space.latency import LatencyTable
@@ -31,12 +31,13 @@ from aebnas.search_space.latency import LatencyTable
 FORMATS = ("onnx", "torchscript")
 
 
-def latency_table(search: Search, path: Path | None, threads: int) -> LatencyTable:
-    """The table in ``path``, or the run's space profiled at batch 1 (composition checked) and saved there."""
+def latency_table(search: Search, path: Path | None, threads: int, runtime: str) -> LatencyTable:
+    """The table in ``path``, or the run's space profiled at batch 1 in ``runtime`` (composition checked) and
+    saved there."""
     if path is not None and path.is_file():
         return LatencyTable.load(path)
     torch.set_num_threads(threads)
-    timer = Timer(torch.device("cpu"), 1)
+    timer = Timer(torch.device("cpu"), 1, runtime=runtime)
     table = profile_space(search.space, rule=search.config.rule, timer=timer, progress=True)
     table = dataclasses.replace(table, composition=check_composition(table, search.space, 5, timer=timer))
     if path is not None:
@@ -55,18 +56,19 @@ def main() -> None:
     parser.add_argument("--batches", type=int, nargs="+", default=[1, 64])
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--runtime", default="eager", choices=RUNTIMES, help="how the latency table is profiled")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     print_environment(args)
     with Search.open(args.run_dir) as search:
-        table = latency_table(search, args.latency_table, args.threads)
+        table = latency_table(search, args.latency_table, args.threads, args.runtime)
         target = args.target * search.ref_macs
         reach = [t for t in search.trials(TrialState.COMPLETE) if t.curve.avg_macs[0] <= target]
         designs = sorted(reach, key=lambda t: (-t.curve.accuracy_at(target), t.number))[:args.designs]
         x = search.data.test.x[:args.images]
         backbone = nn.Sequential(*search.backbone.model.stages, search.backbone.model.head).eval()
     composition = table.composition
-    print(f"latency table: {len(table.layers)} branch layers, {len(table.classifiers)} classifiers, batch {table.batch}"
+    print(f"latency table ({table.runtime}): {len(table.layers)} branch layers, {len(table.classifiers)} classifiers, batch {table.batch}"
           + (f"; summed parts vs {composition.paths} whole paths: mean error {composition.mean_abs_error:.1%}, "
              f"max {composition.max_abs_error:.1%}" if composition else ""))
     backbone_ms_table = sum(t.median_ms for t in table.stages) + table.head.median_ms
@@ -105,13 +107,14 @@ def main() -> None:
                   f"{row['macs']:>10.1%}{row['table']:>11.1%}" + "".join(f"{row[c]:>14.1%}" for c in cells),
                   flush=True)
     print()
-    for key in ["table", *cells]:
-        tau = kendalltau([r["macs"] for _, r in rows], [r[key] for _, r in rows]).statistic
-        flipped = [f"{a[:8]}/{b[:8]}" for (a, ra), (b, rb) in itertools.combinations(rows, 2)
-                   if (ra["macs"] - rb["macs"]) * (ra[key] - rb[key]) < 0]
-        name = "table" if key == "table" else f"{key[0]} batch {key[1]}"
-        print(f"MACs saving vs {name} saving: Kendall tau {tau:+.2f}; pairs ordered differently: "
-              f"{', '.join(flipped) or 'none'}")
+    for base_key in ("macs", "table"):
+        for key in [k for k in ["table", *cells] if k != base_key]:
+            tau = kendalltau([r[base_key] for _, r in rows], [r[key] for _, r in rows]).statistic
+            flipped = [f"{a[:8]}/{b[:8]}" for (a, ra), (b, rb) in itertools.combinations(rows, 2)
+                       if (ra[base_key] - rb[base_key]) * (ra[key] - rb[key]) < 0]
+            name = "table" if key == "table" else f"{key[0]} batch {key[1]}"
+            print(f"{'MACs' if base_key == 'macs' else 'table'} saving vs {name} saving: Kendall tau {tau:+.2f}; "
+                  f"pairs ordered differently: {', '.join(flipped) or 'none'}")
 
 
 if __name__ == "__main__":

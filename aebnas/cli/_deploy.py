@@ -139,6 +139,9 @@ def add_profile_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--backbone-option", action="append", metavar="KEY=VALUE", help="e.g. depth=1 (repeatable)")
     p.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     p.add_argument("--batch", type=POSITIVE, default=1, help="images per call (default 1)")
+    p.add_argument("--runtime", default="eager", choices=["eager", "torchscript"],
+                   help="how the parts run while timed: eager PyTorch, or traced to TorchScript as `aebnas export "
+                        "--format torchscript` deploys them (default: %(default)s)")
     add_rule_arg(p)
     p.add_argument("--check-paths", type=int_arg(0), default=10,
                    help="sampled architectures whose exit paths are timed whole against the summed parts (default 10)")
@@ -162,13 +165,14 @@ def run_profile(args) -> int:
     EXIT_RULES.get(args.rule)
     space = SearchSpace.for_dataset(dataset_info(args.dataset), args.space, backbone=args.backbone,
                                     backbone_options=key_values(args.backbone_option) or None)
-    timer = Timer(resolve_device(args.device), args.batch)
+    timer = Timer(resolve_device(args.device), args.batch, runtime=args.runtime)
     start = time.perf_counter()
     table = profile_space(space, args.device, args.batch, args.rule, timer, progress=not args.quiet)
     if args.check_paths:
         table = dataclasses.replace(table, composition=check_composition(table, space, args.check_paths, timer=timer))
     table.save(args.out)
-    print(f"latency table of the {space.name} space on {args.dataset} ({space.backbone}, {table.device}, batch "
+    print(f"latency table of the {space.name} space on {args.dataset} ({space.backbone}, {table.runtime} on "
+          f"{table.device}, batch "
           f"{table.batch}): {len(table.stages)} stages, {len(table.layers)} branch layers, {len(table.classifiers)} "
           f"classifiers, the head and the {table.rule} exit check, in {time.perf_counter() - start:.0f} s; saved to "
           f"{args.out}")

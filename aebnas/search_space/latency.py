@@ -72,6 +72,7 @@ class LatencyTable:
         layers: branch layer timings by :func:`layer_key`; classifiers: branch classifiers by :func:`classifier_key`.
         exit_check: softmax and the exit rule's score on `batch x classes` logits.
         composition: the check of summed parts against whole paths (None before it is made).
+        runtime: how the parts ran while timed (``eager`` PyTorch, or traced to ``torchscript``).
     """
 
     backbone: str
@@ -87,6 +88,7 @@ class LatencyTable:
     classifiers: dict[str, Timing]
     exit_check: Timing
     composition: Composition | None = None
+    runtime: str = "eager"
 
     def path_costs(self, arch: Architecture) -> PathCosts:
         """Median milliseconds of ``arch``'s parts and of leaving at each exit (summed parts; each branch
@@ -126,7 +128,7 @@ class LatencyTable:
             "head": self.head.to_dict(), "layers": {k: t.to_dict() for k, t in self.layers.items()},
             "classifiers": {k: t.to_dict() for k, t in self.classifiers.items()},
             "exit_check": self.exit_check.to_dict(),
-            "composition": self.composition.to_dict() if self.composition else None,
+            "composition": self.composition.to_dict() if self.composition else None, "runtime": self.runtime,
         }
 
     @classmethod
@@ -138,7 +140,7 @@ class LatencyTable:
             str(d["device"]), int(d["batch"]), str(d["rule"]), tuple(Timing.from_dict(t) for t in d["stages"]),
             Timing.from_dict(d["head"]), {k: Timing.from_dict(t) for k, t in d["layers"].items()},
             {k: Timing.from_dict(t) for k, t in d["classifiers"].items()}, Timing.from_dict(d["exit_check"]),
-            Composition(**composition) if composition else None)
+            Composition(**composition) if composition else None, str(d.get("runtime", "eager")))
 
     def save(self, path: str | Path) -> Path:
         path = Path(path)

@@ -2,6 +2,6 @@
 the error of composing path latency from it (:class:`aebnas.search_space.latency.LatencyTable`)."""
 
 from aebnas.engine.profile.parts import branch_parts, check_latency_table, layer_choices
-from aebnas.engine.profile.profile import Timer, check_composition, profile_space
+from aebnas.engine.profile.profile import RUNTIMES, Timer, check_composition, profile_space
 
-__all__ = ["Timer", "branch_parts", "check_composition", "check_latency_table", "layer_choices", "profile_space"]
+__all__ = ["RUNTIMES", "Timer", "branch_parts", "check_composition", "check_latency_table", "layer_choices", "profile_space"]

@@ -80,3 +80,16 @@ def test_profile_from_the_command_line(tmp_path, capsys):
         assert main(["profile", *argv]) == 2
         err = capsys.readouterr().err.strip()
         assert message in err and len(err.splitlines()) == 1
+
+
+def test_a_torchscript_profile_times_traced_parts_and_whole_paths(tmp_path, capsys):
+    out = tmp_path / "ts.json"
+    assert main(["profile", "--space", "edanas", "--runtime", "torchscript", "--check-paths", "2", "--quiet",
+                 "--out", str(out)]) == 0
+    assert "torchscript on cpu" in capsys.readouterr().out
+    table = LatencyTable.load(out)
+    assert table.runtime == "torchscript" and table.composition.paths > 0
+    eager = LatencyTable.from_dict({k: v for k, v in table.to_dict().items() if k != "runtime"})
+    assert eager.runtime == "eager"  # a table written before runtimes were recorded was eager
+    with pytest.raises(AebnasError, match="unknown runtime 'onnx'; allowed: eager, torchscript"):
+        Timer(torch.device("cpu"), 1, runtime="onnx")
