@@ -91,8 +91,9 @@ def test_hovering_a_front_point_shows_its_trial_and_clicking_selects_it(page, se
     n, i = browser.eval(f"document.getElementById('front-plot').data[0].customdata[{off_front}]")
     shown = browser.eval("document.getElementById('details').textContent")
     assert f"trial{n}" in shown and "hovered point" in shown
-    thresholds = search.store.trial(n).curve.thresholds[i].tolist()
-    assert "thresholds" + ", ".join("∞" if t == float("inf") else f"{t:.3g}" for t in thresholds) in shown
+    held = [float(f"{t:.4g}") for t in search.store.trial(n).curve.thresholds[i].tolist()]  # as the page holds them
+    written = browser.eval(f"{json.dumps(held)}.map(x => x === Infinity ? '∞' : x.toPrecision(3)).join(', ')")
+    assert "thresholds" + written in shown  # JavaScript's 3 digits (0.0000670, where Python writes 6.7e-05)
     time.sleep(0.1)
     browser.mouse("mouseMoved", x, y)
     browser.mouse("click", x, y)
