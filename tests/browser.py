@@ -22,7 +22,8 @@ class Browser:
     def __init__(self, width: int = 1400, height: int = 1000):
         import websocket
 
-        self._profile = tempfile.TemporaryDirectory()
+        # Chromium's helper processes may still write to the profile after the browser exits
+        self._profile = tempfile.TemporaryDirectory(ignore_cleanup_errors=True)
         self._proc = subprocess.Popen(
             [CHROMIUM, "--headless", "--disable-gpu", "--no-sandbox", "--remote-debugging-port=0",
              f"--user-data-dir={self._profile.name}", f"--window-size={width},{height}", "about:blank"],
