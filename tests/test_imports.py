@@ -22,14 +22,14 @@ def loaded_after(code: str) -> set[str]:
 
 
 def test_import_aebnas_loads_no_heavy_library():
-    assert not loaded_after("import aebnas") & {"torch", "botorch", "xgboost", "torchvision", "numpy"}
+    assert not loaded_after("import aebnas") & {"torch", "botorch", "xgboost", "torchvision", "numpy", "timm"}
 
 
 @pytest.mark.parametrize("argv, heavy", [
     (["--help"], {"torch", "numpy"}),
     (["search", "--help"], set()),  # the search's flags list its registries: it may load everything
     (["datasets"], {"torch", "botorch", "xgboost"}),
-    (["space", "sample", "-n", "1"], {"botorch", "xgboost", "gpytorch", "pymoo"}),
+    (["space", "sample", "-n", "1"], {"botorch", "xgboost", "gpytorch", "pymoo", "timm"}),  # timm: only for timm:NAME
 ])
 def test_commands_load_only_what_they_use(argv, heavy):
     code = f"from aebnas.cli import main\ntry:\n    main({argv!r})\nexcept SystemExit:\n    pass"

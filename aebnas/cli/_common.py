@@ -136,6 +136,13 @@ def add_rule_arg(parser: argparse.ArgumentParser, default: str | None = "margin"
                         help=f"exit rule: {', '.join(EXIT_RULES.names())} (default: {default or 'margin'})")
 
 
+def add_weights_arg(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--backbone-weights", default=None, metavar="DEFAULT|NAME|PATH",
+                        help="weights of a torchvision:* or timm:* backbone: DEFAULT, a torchvision weights name or a "
+                             "timm pretrained tag (downloaded and cached by the library), or a state dict / saved "
+                             "module file (the backbone option weights=)")
+
+
 def check_data_dir(path: str | None) -> None:
     """Refuses a ``--data-dir`` that is not an existing directory."""
     if path is not None and not Path(path).is_dir():

@@ -28,16 +28,16 @@ def run_datasets(args) -> int:
 
 
 def add_backbones_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("names", nargs="*", metavar="NAME", help="only these backbones (default: every registered one)")
+    p.add_argument("names", nargs="*", metavar="NAME",
+                   help="only these backbones, e.g. timm:resnet18 (default: every registered one)")
     p.add_argument("--dataset", default="cifar10", help="whose input shape and classes (default: %(default)s)")
     p.add_argument("--resolution", type=POSITIVE, default=None,
-                   help="input resolution of the torchvision:* backbones (default: their option's default, 64)")
+                   help="input resolution of the torchvision:* and timm:* backbones (default: their option's default, 64)")
 
 
 def run_backbones(args) -> int:
     from aebnas.exceptions import InvalidArchitectureError
     from aebnas.search_space import BACKBONES, backbone_stage_macs, stage_shapes
-    from aebnas.search_space.backbones import TorchvisionBackbone
 
     info = dataset_info(args.dataset)
     names = args.names or BACKBONES.names()
@@ -46,7 +46,7 @@ def run_backbones(args) -> int:
     rows = []
     for name in names:
         backbone = BACKBONES.get(name)
-        given = {"resolution": args.resolution} if args.resolution and issubclass(backbone, TorchvisionBackbone) else {}
+        given = {"resolution": args.resolution} if args.resolution and "resolution" in backbone.options else {}
         options = backbone.canonical_options(given)
         if not backbone.fits(info.input_shape):
             rows.append([name, "-", f"needs inputs of at least {backbone.min_input_size} px", "-", "-"])
@@ -63,7 +63,21 @@ def run_backbones(args) -> int:
     print(f"backbones on {info.name} ({'x'.join(map(str, info.input_shape))}, {info.num_classes} classes); "
           "an exit after stage p sits at position p; MACs in millions (stages; the head not included):")
     print_table(rows, ["backbone", "exit positions", "stage output shapes (C x H x W)", "stage MACs", "backbone MACs"])
+    if not args.names:
+        for prefix, description in BACKBONES.prefixes().items():
+            print(f"and {prefix}NAME: {description} ({_library_note(prefix.rstrip(':'))}; name one to see it: "
+                  f"`aebnas backbones {prefix}NAME`)")
     return 0
+
+
+def _library_note(package: str) -> str:
+    """Whether an optional library is installed, without importing it."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return f"{package} {version(package)} installed"
+    except PackageNotFoundError:
+        return f"{package} not installed: pip install 'aebnas[{package}]'"
 
 
 def add_space_args(p: argparse.ArgumentParser) -> None:

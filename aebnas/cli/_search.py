@@ -7,8 +7,8 @@ import json
 import sys
 from pathlib import Path
 
-from aebnas.cli._common import (POSITIVE, SEED, add_dataset_args, add_device_arg, add_rule_arg, check_data_dir,
-                                float_arg, int_arg, key_values, macs_arg, parse_macs, print_table)
+from aebnas.cli._common import (POSITIVE, SEED, add_dataset_args, add_device_arg, add_rule_arg, add_weights_arg,
+                                check_data_dir, float_arg, int_arg, key_values, macs_arg, parse_macs, print_table)
 from aebnas.exceptions import AebnasError
 
 #: flags that are settings of the ``bo`` strategy (None: not given, the strategy's default holds)
@@ -35,12 +35,10 @@ def add_settings_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--train-batch-size", type=POSITIVE, default=None, help=f"(default: {d.train_batch_size})")
     p.add_argument("--lr", type=float_arg(0, low_open=True), default=None, help=f"(default: {d.lr})")
     add_rule_arg(p, None)
-    p.add_argument("--backbone", default=None, help=f"one of: {', '.join(list_backbones())} (default: by input size; "
-                                                    "`aebnas backbones` shows each)")
+    p.add_argument("--backbone", default=None, help=f"one of: {', '.join(list_backbones())}, or timm:NAME (a timm "
+                                                    "model; default: by input size; `aebnas backbones` shows each)")
     p.add_argument("--backbone-option", action="append", metavar="KEY=VALUE", help="e.g. depth=1 (repeatable)")
-    p.add_argument("--backbone-weights", default=None, metavar="DEFAULT|NAME|PATH",
-                   help="weights of a torchvision:* backbone: DEFAULT or a torchvision weights name (downloaded and "
-                        "cached by torchvision), or a state dict / saved module file (the backbone option weights=)")
+    add_weights_arg(p)
     p.add_argument("--max-exits", type=POSITIVE, default=None, help=f"(default: {d.max_exits})")
     p.add_argument("--seed", type=SEED, default=None, help=f"(default: {d.seed})")
     add_device_arg(p, help="auto: CUDA if available (process and dask workers: the CPU unless set)")

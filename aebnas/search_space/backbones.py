@@ -1,5 +1,6 @@
 """Backbones: a registry of networks split into stages, with an early exit possible after each
-stage but the last (positions 1..stages-1); the last stage feeds the final classifier."""
+stage but the last (positions 1..stages-1); the last stage feeds the final classifier. Built-in networks,
+torchvision's models (``torchvision:NAME``, registered) and timm's (``timm:NAME``, resolved on first use)."""
 
 from __future__ import annotations
 
@@ -14,10 +15,13 @@ from torchvision.models.resnet import BasicBlock
 from torchvision.ops import Conv2dNormActivation
 
 from aebnas.checks import is_choice
-from aebnas.exceptions import InvalidArchitectureError
+from aebnas.exceptions import AebnasError, InvalidArchitectureError
 from aebnas.registry import Registry
+from aebnas.search_space import _library
 from aebnas.search_space import _torchvision as tv
-from aebnas.search_space._torchvision import InputStatistics
+from aebnas.search_space._library import InputStatistics, Library
+
+TIMM_PREFIX = "timm:"  # aebnas.search_space._timm.PREFIX, known without importing timm
 
 
 @dataclass
@@ -33,7 +37,8 @@ class BackboneParts:
 
 class Backbone:
     """Base class. ``options`` maps each option to its default; ``choices`` to its allowed values
-    (for tuple-valued options: allowed values of each element, and ``lengths`` the allowed lengths)."""
+    (for tuple-valued options: allowed values of each element; an option without choices is checked by
+    the subclass's ``canonical_options``)."""
 
     name: ClassVar[str]
     options: ClassVar[dict[str, Any]]
@@ -58,6 +63,8 @@ class Backbone:
                 raise InvalidArchitectureError(f"backbone {cls.name!r}: {key} must be {shape}; got {value!r}")
             merged[key] = tuple(value) if isinstance(value, (list, tuple)) else value
         for key, value in merged.items():
+            if key not in cls.choices:
+                continue
             values = value if isinstance(value, tuple) else (value,)
             if not all(is_choice(v, cls.choices[key]) for v in values):
                 raise InvalidArchitectureError(
@@ -217,50 +224,33 @@ class MobileNetV3(Backbone):
         return BackboneParts(nn.ModuleList(stages), _classifier(InvertedResidualConfig.adjust_channels(cin, mult), num_classes))
 
 
-class TorchvisionBackbone(Backbone):
-    """A torchvision classification model (``torchvision:NAME``), split into stages at its block groups
-    (aebnas.search_space._torchvision). Options: ``resolution`` (inputs are resized to it, in stage 1),
-    ``weights`` (None: from scratch; ``DEFAULT`` or a weights name of the model: torchvision's pretrained
-    weights; a path: a state dict or saved module of the model) and ``adapt`` (fast mode with weights:
-    ``head`` trains only the new head on the frozen backbone; ``all`` fine-tunes every layer first)."""
+class LibraryBackbone(Backbone):
+    """A model of a library, split into stages by the library's module (``library``: the functions of
+    aebnas.search_space._library.Library). Options: ``resolution`` (inputs are resized to it, in stage 1),
+    ``weights`` (None: from scratch; ``DEFAULT`` or a weights name of the library: its pretrained weights; a
+    path: a state dict or saved module of the model) and ``adapt`` (fast mode with weights: ``head`` trains
+    only the new head on the frozen backbone; ``all`` fine-tunes every layer first)."""
 
     model: ClassVar[str]
+    library: ClassVar[Library]
     options = {"resolution": 64, "weights": None, "adapt": "head"}
-    choices = {"adapt": tv.ADAPT}
+    choices = {"adapt": _library.ADAPT}
     min_input_size = 1
 
     @classmethod
     def canonical_options(cls, options):
-        if options is not None and not isinstance(options, dict):
-            raise InvalidArchitectureError(
-                f"backbone {cls.name!r}: options must be an object of option: value; got {options!r}")
-        unknown = sorted(set(options or {}) - set(cls.options))
-        if unknown:
-            raise InvalidArchitectureError(
-                f"backbone {cls.name!r}: unknown option {unknown[0]!r}; allowed: {', '.join(cls.options)}")
-        merged = {**cls.options, **(options or {})}
-        resolution = merged["resolution"]
-        if isinstance(resolution, bool) or not isinstance(resolution, int) or resolution > tv.MAX_RESOLUTION:
-            raise InvalidArchitectureError(f"backbone {cls.name!r}: resolution must be an integer number of pixels "
-                                           f"in {tv.MIN_RESOLUTION}..{tv.MAX_RESOLUTION}; got {resolution!r}")
-        if resolution < tv.MIN_RESOLUTION:
-            raise InvalidArchitectureError(
-                f"backbone {cls.name!r}: resolution {resolution} is too small: the model reduces its input "
-                f"{tv.MIN_RESOLUTION}-fold, so it needs at least {tv.MIN_RESOLUTION} px; give resolution="
-                f"{tv.MIN_RESOLUTION} or more")
-        if merged["adapt"] not in tv.ADAPT:
-            raise InvalidArchitectureError(
-                f"backbone {cls.name!r}: adapt={merged['adapt']!r} is not allowed; allowed values: {', '.join(tv.ADAPT)}")
-        merged["weights"] = tv.check_weights(cls.model, merged["weights"])
+        merged = super().canonical_options(options)
+        _library.check_resolution(cls.name, merged["resolution"], cls.library.min_resolution(cls.model))
+        merged["weights"] = _library.check_weights(cls.library, cls.model, merged["weights"])
         return merged
 
     @classmethod
     def num_stages(cls, options):
-        return len(tv.stage_starts(cls.model))
+        return cls.library.num_stages(cls.model)
 
     @classmethod
     def weights_identity(cls, options):
-        return tv.weights_identity(cls.model, options["weights"])
+        return _library.weights_identity(cls.library, cls.model, options["weights"])
 
     @classmethod
     def fine_tunes(cls, options):
@@ -268,26 +258,49 @@ class TorchvisionBackbone(Backbone):
 
     @classmethod
     def build(cls, options, input_shape, num_classes, pretrained=None):
-        model = tv.models.get_model(cls.model, num_classes=num_classes)
+        model = cls.library.create(cls.model, num_classes)
         if options["weights"] is None:
-            tv.default_bn_momentum(model)
-        adapter = tv.InputAdapter(input_shape[0], options["resolution"])
+            _library.default_bn_momentum(model)
+        adapter = _library.InputAdapter(input_shape[0], options["resolution"])
         pretrained_head = False
         if pretrained is not None and options["weights"] is not None:
-            pretrained_head = tv.load_weights(cls.model, model, options["weights"])
-            adapter.set_statistics(pretrained, *tv.normalisation(cls.model))
-        split = tv.split_model(cls.model, model)
-        starts = tv.stage_starts(cls.model) + (len(split.blocks),)
-        stages = [list(split.blocks[a:b]) for a, b in zip(starts, starts[1:])]
-        stages[0] = [adapter, *split.stem, *stages[0]]
-        stages[-1] += split.tail
-        return BackboneParts(nn.ModuleList(nn.Sequential(*s) for s in stages), nn.Sequential(*split.head),
-                             pretrained_head)
+            pretrained_head = _library.load_weights(cls.library, cls.model, model, options["weights"])
+            adapter.set_statistics(pretrained, *cls.library.normalisation(cls.model, options["weights"]))
+        stages, head = cls.library.split(cls.model, model)
+        stages[0] = [adapter, *stages[0]]
+        return BackboneParts(nn.ModuleList(nn.Sequential(*s) for s in stages), head, pretrained_head)
+
+
+class TorchvisionBackbone(LibraryBackbone):
+    """A torchvision classification model (``torchvision:NAME``), split into stages at its block groups
+    (aebnas.search_space._torchvision); weights names are its torchvision weights enum's."""
+
+    library = tv
 
 
 for _model in tv.MODELS:
     BACKBONES.register(tv.PREFIX + _model)(
         type(f"Torchvision_{_model}", (TorchvisionBackbone,), {"name": tv.PREFIX + _model, "model": _model}))
+
+
+class TimmBackbone(LibraryBackbone):
+    """A timm model (``timm:NAME``), split into stages at its ``features_only`` outputs
+    (aebnas.search_space._timm); weights names are its pretrained tags in timm."""
+
+
+def timm_backbone(name: str) -> type[Backbone]:
+    """The backbone class of ``timm:MODEL``, made on first use (timm, an optional dependency, imported then)."""
+    try:
+        from aebnas.search_space import _timm
+    except ModuleNotFoundError as err:
+        if err.name != "timm":
+            raise
+        raise AebnasError(f"backbone {name!r} needs timm, which is not installed: pip install 'aebnas[timm]'") from None
+    model = _timm.resolve(name.removeprefix(TIMM_PREFIX))
+    return type(f"Timm_{model}", (TimmBackbone,), {"name": name, "model": model, "library": _timm})
+
+
+BACKBONES.register_prefix(TIMM_PREFIX, timm_backbone, "a timm model, split at its features_only stage outputs")
 
 
 def option_key(options: dict[str, Any]) -> tuple:

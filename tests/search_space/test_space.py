@@ -1,3 +1,5 @@
+import importlib.util
+
 import numpy as np
 import pytest
 import torch
@@ -8,8 +10,10 @@ from aebnas.search_space import BACKBONES, PRESETS, Architecture, ExitSpec, Sear
 from aebnas.search_space.layers import Conv
 
 SHAPES = {"digits": (1, 8, 8), "mnist_like": (1, 28, 28), "cifar_like": (3, 32, 32)}
-#: the built-in backbones and one torchvision model (test_torchvision.py runs every torchvision model)
-BATTERY = [b for b in BACKBONES.names() if not b.startswith("torchvision:")] + ["torchvision:mobilenet_v3_small"]
+#: the built-in backbones, one torchvision model (test_torchvision.py runs every torchvision model) and one timm
+#: model where timm is installed (test_timm.py runs a sample)
+BATTERY = [b for b in BACKBONES.names() if not b.startswith("torchvision:")] + ["torchvision:mobilenet_v3_small"] + (
+    ["timm:mobilenetv3_small_050"] if importlib.util.find_spec("timm") else [])
 CASES = [
     (preset, backbone, shape)
     for preset in PRESETS.names()
@@ -27,7 +31,7 @@ class Info:
 def small_options(backbone):
     """Smallest options of each backbone so that building many networks stays fast."""
     cls = BACKBONES.get(backbone)
-    if backbone.startswith("torchvision:"):
+    if "resolution" in cls.options:  # a library's model
         return {"resolution": 32}
     return {k: tuple(cls.choices[k][0] for _ in v) if isinstance(v, tuple) else cls.choices[k][0]
             for k, v in cls.options.items()}

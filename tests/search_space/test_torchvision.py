@@ -4,6 +4,7 @@ mocked at the edge) and bad input."""
 
 import urllib.error
 from types import SimpleNamespace
+from typing import Callable
 from unittest import mock
 
 import pytest
@@ -13,6 +14,7 @@ from torchvision import models
 
 from aebnas.exceptions import AebnasError, InvalidArchitectureError, UnknownNameError
 from aebnas.search_space import BACKBONES, Architecture, ExitSpec, backbone_stage_macs, count_macs, stage_shapes
+from aebnas.search_space import _library
 from aebnas.search_space import _torchvision as tv
 
 TORCHVISION = [name for name in BACKBONES if name.startswith(tv.PREFIX)]
@@ -26,20 +28,15 @@ def test_the_issue_s_models_are_registered():
         assert tv.PREFIX + model in TORCHVISION
 
 
-@pytest.mark.parametrize("name", TORCHVISION)
-def test_every_torchvision_backbone_splits_exactly(name):
-    backbone = BACKBONES.get(name)
-    options = backbone.canonical_options({"resolution": 32})
+def check_exact_split(name: str, options: dict, make_whole: Callable[[], nn.Module]) -> None:
+    """Backbone ``name`` with ``options`` (resolution 32), built after seed 0, is the library's model
+    ``make_whole()`` (built after seed 0) behind the input adapter, cut into stages of ``stage_shapes``: the
+    same logits, and the MACs of its parts (stages, head) sum to fvcore's count of the whole."""
     shapes = stage_shapes(name, options, SHAPE)
-    assert backbone.positions(options) == tuple(range(1, len(shapes)))
-    assert len(shapes) >= 3
-    sizes = [s[1] for s in shapes]
-    assert sizes == sorted(sizes, reverse=True) and sizes[0] < 32 and sizes[-1] == 1  # 32-fold reduction
     torch.manual_seed(0)
-    parts = backbone.build(options, SHAPE, 10)
+    parts = BACKBONES.get(name).build(options, SHAPE, 10)
     torch.manual_seed(0)
-    whole = models.get_model(name.removeprefix(tv.PREFIX), num_classes=10)
-    reference = nn.Sequential(tv.InputAdapter(1, 32), whole).eval()
+    reference = nn.Sequential(_library.InputAdapter(1, 32), make_whole()).eval()
     split = nn.Sequential(*parts.stages, parts.head).eval()
     x = torch.randn(2, *SHAPE)
     with torch.no_grad():
@@ -53,16 +50,28 @@ def test_every_torchvision_backbone_splits_exactly(name):
     assert all(m > 0 for m in stage_macs)
 
 
+@pytest.mark.parametrize("name", TORCHVISION)
+def test_every_torchvision_backbone_splits_exactly(name):
+    backbone = BACKBONES.get(name)
+    options = backbone.canonical_options({"resolution": 32})
+    shapes = stage_shapes(name, options, SHAPE)
+    assert backbone.positions(options) == tuple(range(1, len(shapes)))
+    assert len(shapes) >= 3
+    sizes = [s[1] for s in shapes]
+    assert sizes == sorted(sizes, reverse=True) and sizes[0] < 32 and sizes[-1] == 1  # 32-fold reduction
+    check_exact_split(name, options, lambda: models.get_model(name.removeprefix(tv.PREFIX), num_classes=10))
+
+
 def test_stage_1_takes_the_input_adapter_and_the_stem():
     parts = BACKBONES.get("torchvision:resnet18").build({"resolution": 64, "weights": None, "adapt": "head"}, SHAPE, 10)
     first = list(parts.stages[0])
-    assert isinstance(first[0], tv.InputAdapter) and isinstance(first[1], nn.Conv2d)
+    assert isinstance(first[0], _library.InputAdapter) and isinstance(first[1], nn.Conv2d)
     assert stage_shapes("torchvision:resnet18", BACKBONES.get("torchvision:resnet18").canonical_options(None),
                         SHAPE)[0] == (64, 16, 16)  # the default resolution is 64
 
 
 def test_input_adapter_maps_the_dataset_standardisation_to_the_weights():
-    adapter = tv.InputAdapter(1, 32)
+    adapter = _library.InputAdapter(1, 32)
     mean, std = tv.normalisation("mobilenet_v3_small")
     adapter.set_statistics(STATS, mean, std)
     raw = torch.full((1, 1, 28, 28), 0.485 * 255)  # a pixel at the weights' red mean
@@ -147,7 +156,7 @@ def test_a_weights_file_of_another_model_or_shape_is_refused(tmp_path, weights_f
 @pytest.mark.parametrize("options, message", [
     ({"resolution": 16}, "resolution 16 is too small: .* at least 32 px"),
     ({"resolution": "64"}, "resolution must be an integer"),
-    ({"adapt": "some"}, "adapt='some' is not allowed; allowed values: head, all"),
+    ({"adapt": "some"}, "adapt='some' is not allowed; allowed values: 'head', 'all'"),
     ({"width": 2}, "unknown option 'width'; allowed: resolution, weights, adapt"),
 ])
 def test_bad_options_are_clear_errors(options, message):

@@ -64,14 +64,19 @@ def test_given_weights_stay_frozen_and_only_the_new_head_trains(digits, weights,
     assert accuracy > 0.3  # chance is 0.1: the head learned on the frozen random features
 
 
-def test_a_fast_mode_trial_trains_its_branches_on_the_frozen_backbone(digits, frozen):
-    arch = Architecture(NAME, (ExitSpec(1, (Conv(stride=2),)), ExitSpec(3, ())), frozen.options)
+def check_fast_trial(digits, frozen: FrozenBackbone) -> None:
+    """A trial with exits after stages 1 and 3 trains its branches on the ``frozen`` backbone, leaving it as it is."""
+    arch = Architecture(frozen.backbone, (ExitSpec(1, (Conv(stride=2),)), ExitSpec(3, ())), frozen.options)
     before = [p.clone() for p in frozen.model.parameters()]
     result = train_candidate(arch, digits, CONFIG, "fast", frozen)
     assert all(torch.equal(a, b) for a, b in zip(before, frozen.model.parameters()))
     assert result.outputs.val.logits.shape == (len(digits.val), 3, 10)
     assert result.costs.paths[0] < result.costs.paths[1] < result.costs.paths[2]
     assert result.history.loss[-1] < result.history.loss[0]
+
+
+def test_a_fast_mode_trial_trains_its_branches_on_the_frozen_backbone(digits, frozen):
+    check_fast_trial(digits, frozen)
 
 
 def test_the_cache_key_holds_the_weights_checksum(digits, weights, frozen, cache_dir, tmp_path):
