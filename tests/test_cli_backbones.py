@@ -1,7 +1,8 @@
-"""`aebnas backbones`, and a search on a torchvision or timm backbone with a weights file, through the real
-CLI."""
+"""`aebnas backbones`, and a search (and `train`) on a torchvision or timm backbone with a weights file,
+through the real CLI."""
 
 import importlib.util
+import json
 
 import pytest
 import torch
@@ -85,3 +86,18 @@ def test_search_on_a_timm_backbone_with_a_weights_file(capsys, tmp_path):
     assert "validation front" in capsys.readouterr().out
     assert len(list((tmp_path / "run" / "backbones").glob("backbone-*.pt"))) == 1
 
+
+def test_train_takes_backbone_weights_like_search(capsys, tmp_path):
+    torch.manual_seed(0)
+    torch.save(models.mobilenet_v3_small().state_dict(), tmp_path / "weights.pt")
+    (tmp_path / "arch.json").write_text(json.dumps({"backbone": "torchvision:mobilenet_v3_small", "exits": [
+        {"position": 2, "branch": []}], "backbone_options": {"resolution": 32}}))
+    argv = ["train", str(tmp_path / "arch.json"), "--dataset", "digits", "--epochs", "1", "--backbone-epochs", "1",
+            "--device", "cpu", "--cache-dir", str(tmp_path / "cache")]
+    assert main([*argv, "--out", str(tmp_path / "bad"), "--backbone-weights", "nowhere.pt"]) == 2
+    assert "nor an existing file" in capsys.readouterr().err and not (tmp_path / "bad").exists()
+    assert main([*argv, "--out", str(tmp_path / "out"), "--backbone-weights", str(tmp_path / "weights.pt")]) == 0
+    saved = json.loads((tmp_path / "out" / "arch.json").read_text())
+    assert saved["backbone_options"]["weights"] == str((tmp_path / "weights.pt").resolve())
+    trained = torch.load(tmp_path / "out" / "model.pt")
+    assert torch.equal(trained["stages.0.1.0.weight"], torch.load(tmp_path / "weights.pt")["features.0.0.weight"])

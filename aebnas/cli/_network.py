@@ -6,8 +6,8 @@ import argparse
 import json
 from pathlib import Path
 
-from aebnas.cli._common import (POSITIVE, SEED, add_dataset_args, add_device_arg, add_rule_arg, check_data_dir,
-                                dataset_info, float_arg, macs_arg, parse_macs, print_table)
+from aebnas.cli._common import (POSITIVE, SEED, add_dataset_args, add_device_arg, add_rule_arg, add_weights_arg,
+                                check_data_dir, dataset_info, float_arg, macs_arg, parse_macs, print_table)
 
 
 def add_datasets_args(p: argparse.ArgumentParser) -> None:
@@ -139,6 +139,7 @@ def add_train_args(p: argparse.ArgumentParser) -> None:
     add_dataset_args(p)
     _train_args(p, epochs=10)
     p.add_argument("--mode", default="fast", choices=["fast", "joint"])
+    add_weights_arg(p)
     p.add_argument("--backbone-epochs", type=POSITIVE, default=10, help="epochs of the frozen backbone (fast mode)")
     p.add_argument("--cache-dir", default=str(Path.home() / ".cache" / "aebnas" / "backbones"))
     p.add_argument("--target-macs", type=macs_arg(), default="60%",
@@ -179,6 +180,8 @@ def run_train(args) -> int:
     # every argument is checked before any data is loaded or anything trained or written
     info = dataset_info(args.dataset)
     arch = Architecture.load(args.arch)
+    if args.backbone_weights is not None:
+        arch = Architecture(arch.backbone, arch.exits, {**arch.backbone_options, "weights": args.backbone_weights})
     validate(arch, info.input_shape)
     EXIT_RULES.get(args.rule)
     check_data_dir(args.data_dir)
