@@ -193,6 +193,10 @@ CASES = [
     (["datasets", "--data-dir", "/nonexistent"], "is not an existing directory"),
     (["datasets", "--data-dir", "{ws}/a_file"], "is a file, not an existing directory"),
     ([*SEARCH, "--data-dir", "/nonexistent"], "is not an existing directory"),
+    ([*SEARCH, "--holdout-size", "0"], "--holdout-size: must be an integer >= 1"),
+    ([*SEARCH, "--holdout-size", "200"], "holdout_size (200) needs that many"),  # digits: none left over
+    ([*SEARCH, "--holdout-size", "200", "--max-train", "1100"], "121 are left over by max_train=1100. Give a max_train of at most 1021"),
+    ([*SEARCH, "--table", "{ws}/table.json.gz", "--holdout-size", "10"], "no use for a holdout split"),
     # benchmark tables: missing, damaged or foreign files; searches that contradict or overrun the table
     (["table", "show", "{ws}/missing.json.gz"], "does not exist"),
     (["table", "show", "{ws}/garbage.json.gz"], "not a readable benchmark table"),

@@ -104,6 +104,9 @@ def add_search_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--confirm-top", type=int_arg(0), default=None,
                    help=f"candidates confirmed by joint fine-tuning (default {d.confirm_top}; 0 with --table)")
     p.add_argument("--confirm-epochs", type=POSITIVE, default=d.confirm_epochs)
+    p.add_argument("--holdout-size", type=POSITIVE, default=None,
+                   help="confirm on a holdout split of this many images the search never sees (official train "
+                        "images left over by --max-train): candidates re-ranked and thresholds tuned on it")
     p.add_argument("--warm-start-predictor", default=None, help="predictor file fitted on another dataset")
     add_executor_args(p)
 
@@ -139,7 +142,8 @@ def run_search(args) -> int:
     settings = dict(
         settings_of(args), budget=args.budget, batch_size=args.batch_size, n_init=args.n_init,
         strategy=_strategy(args), predictor=args.predictor, target_macs=_target(args),
-        confirm_epochs=args.confirm_epochs, warm_start_predictor=args.warm_start_predictor)
+        confirm_epochs=args.confirm_epochs, holdout_size=args.holdout_size,
+        warm_start_predictor=args.warm_start_predictor)
     if args.cost != "macs" or args.latency_table is not None:
         settings.update(cost=args.cost, latency_table=args.latency_table)
     if args.confirm_top is not None:
@@ -151,9 +155,15 @@ def run_search(args) -> int:
         config = SearchConfig.for_table(table, args.table, **settings)
     else:
         config = SearchConfig(**settings)
+    data = None
+    if config.holdout_size is not None:  # loaded here: a holdout the data cannot give is refused before any write
+        from aebnas.datasets import load_dataset
+
+        data = load_dataset(config.dataset, args.data_dir, args.download, config.val_size, config.seed,
+                            config.max_train, config.holdout_size)
     executor = create_executor(args.executor, workers=args.workers, scheduler=args.scheduler)
-    search = Search(args.run_dir, config=config, data_dir=args.data_dir, download=args.download, table=table,
-                    new=args.new, progress=not args.quiet)
+    search = Search(args.run_dir, config=config, data=data, data_dir=args.data_dir, download=args.download,
+                    table=table, new=args.new, progress=not args.quiet)
     with search, executor:
         search.owner.claim()  # a second search on this run directory is refused from here on
         print(f"search in {search.run_dir} ({len(search.trials())} trials stored; budget {args.budget})"

@@ -88,6 +88,8 @@ class DatasetSplits:
     Attributes:
         mean, std: `C` per-channel mean and standard deviation of the train split's raw images; every
             split holds ``(raw - mean) / std`` (an exported network's runtime applies the same).
+        holdout: images outside train and validation that a search never trains or selects on (the
+            confirmation tunes its thresholds on them), or None.
     """
 
     info: DatasetInfo
@@ -96,6 +98,7 @@ class DatasetSplits:
     test: Split
     mean: tuple[float, ...] = ()
     std: tuple[float, ...] = ()
+    holdout: Split | None = None
 
 
 @dataclass(frozen=True)

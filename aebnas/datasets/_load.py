@@ -127,12 +127,15 @@ def load_dataset(
     val_size: int | None = None,
     seed: int = 0,
     max_train: int | None = None,
+    holdout_size: int | None = None,
 ) -> DatasetSplits:
     """Loads a registered dataset as normalised float32 tensors split into train / val / test.
 
     The validation split is carved from the official train set (stratified, seeded by ``seed``);
-    ``max_train`` then subsamples what remains of train (stratified, seeded). Every split is
-    normalised with the per-channel mean and std of the final train split.
+    ``max_train`` then subsamples what remains of train (stratified, seeded). A holdout split (for the
+    confirmation's thresholds and re-ranking: images a search never trains or selects on) is drawn from
+    the official train images left over by ``max_train``, so asking for one never changes the train and
+    validation splits. Every split is normalised with the per-channel mean and std of the final train split.
 
     Args:
         name: a registered dataset (see ``list_datasets()``).
@@ -142,20 +145,25 @@ def load_dataset(
         val_size: validation samples; None = the dataset's default (5,000; SVHN 7,325; digits 15%).
         seed: seed of the validation carve-out and of the ``max_train`` subsample.
         max_train: if set, keep at most this many training samples.
+        holdout_size: if set, the size of the holdout split (needs that many images left over by
+            ``max_train``).
 
     Returns:
-        The splits; ``x`` tensors are ``n x C x H x W`` float32, ``y`` tensors ``n`` int64.
+        The splits (``holdout`` None unless asked for); ``x`` tensors are ``n x C x H x W`` float32, ``y``
+        tensors ``n`` int64.
 
     Raises:
         UnknownNameError: ``name`` is not registered.
         DatasetNotFoundError: files missing and ``download`` is False (or the download failed).
-        AebnasError: ``val_size`` / ``max_train`` invalid, or the files hold unexpected content.
+        AebnasError: ``val_size`` / ``max_train`` / ``holdout_size`` invalid (a holdout larger than the
+            images ``max_train`` leaves over), or the files hold unexpected content.
     """
     import torch  # noqa: PLC0415
 
     source = DATASETS.get(name)
     _check_size("val_size", val_size)
     _check_size("max_train", max_train)
+    _check_size("holdout_size", holdout_size)
     raw = _read_files(source, data_dir, download)
     _check_raw(source, raw)
 
@@ -168,18 +176,31 @@ def load_dataset(
             f"pass a smaller val_size (--val-size)"
         )
     train_idx, val_idx = _split_indices(y_all, n_val, seed)
+    spare_idx = train_idx[:0]
     if max_train is not None and max_train < len(train_idx):
-        _, keep = _split_indices(y_all[train_idx], int(max_train), seed)
-        train_idx = train_idx[keep]
+        spare, keep = _split_indices(y_all[train_idx], int(max_train), seed)
+        train_idx, spare_idx = train_idx[keep], train_idx[spare]
+    holdout_idx = None
+    if holdout_size is not None:
+        if holdout_size > len(spare_idx):
+            raise AebnasError(
+                f"holdout_size ({holdout_size}) needs that many of {name}'s official train images outside the "
+                f"train and validation splits; {len(spare_idx)} are left over by max_train={max_train}. Give a "
+                f"max_train of at most {len(y_all) - n_val - holdout_size} (--max-train) or a smaller holdout")
+        taken = np.arange(len(spare_idx)) if holdout_size == len(spare_idx) else \
+            _split_indices(y_all[spare_idx], int(holdout_size), seed)[1]
+        holdout_idx = spare_idx[taken]
 
     # gather on the raw (uint8) arrays, then convert each split to float32 once
     x_train = _to_float(raw.x_train[train_idx])
     x_val = _to_float(raw.x_train[val_idx])
     x_test = _to_float(raw.x_test)
+    x_holdout = None if holdout_idx is None else _to_float(raw.x_train[holdout_idx])
     var, mean = torch.var_mean(x_train, dim=(0, 2, 3), keepdim=True, correction=0)
     std = var.sqrt().clamp_min(1e-6)
-    for x in (x_train, x_val, x_test):
-        x.sub_(mean).div_(std)
+    for x in (x_train, x_val, x_test, x_holdout):
+        if x is not None:
+            x.sub_(mean).div_(std)
 
     def split(x: torch.Tensor, y: np.ndarray) -> Split:
         return Split(x=x, y=torch.as_tensor(np.asarray(y, dtype=np.int64)))
@@ -191,4 +212,5 @@ def load_dataset(
         test=split(x_test, raw.y_test),
         mean=tuple(mean.flatten().tolist()),
         std=tuple(std.flatten().tolist()),
+        holdout=None if holdout_idx is None else split(x_holdout, y_all[holdout_idx]),
     )

@@ -373,6 +373,21 @@ def test_val_size_and_max_train() -> None:
     assert len(load_dataset("digits", max_train=10**6).train) == len(load_dataset("digits").train)
 
 
+def test_a_holdout_comes_from_the_images_max_train_leaves_over() -> None:
+    plain = load_dataset("digits", max_train=900)
+    held = load_dataset("digits", max_train=900, holdout_size=200)
+    for split in ("train", "val", "test"):  # asking for a holdout changes no other split
+        assert torch.equal(getattr(plain, split).x, getattr(held, split).x)
+    assert plain.holdout is None and len(held.holdout) == 200
+    seen = set(row_hashes(held.train)) | set(row_hashes(held.val)) | set(row_hashes(held.test))
+    assert seen.isdisjoint(row_hashes(held.holdout))
+    assert torch.bincount(held.holdout.y, minlength=10).min() >= 19  # stratified
+    every_spare = load_dataset("digits", max_train=900, holdout_size=321)  # 1437 - 216 validation - 900 train
+    assert len(every_spare.holdout) == 321
+    with pytest.raises(AebnasError, match="0 are left over by max_train=None"):
+        load_dataset("digits", holdout_size=1)
+
+
 @pytest.mark.parametrize("val_size", [1437, 5000])
 def test_val_size_too_large(val_size: int) -> None:
     with pytest.raises(AebnasError, match="must be smaller than the 1437 training samples"):

@@ -40,12 +40,14 @@ class TrialRunner:
         run_dir: the run directory (its ``backbones/`` cache is read and written by the driver only).
         data_dir, download: where the dataset files are (when ``data`` and ``resources`` give none).
         data: already loaded splits; resources: what the driver sent to this worker.
+        holdout_size: the holdout split loaded with the data (the driver's confirmation uses it).
     """
 
     def __init__(self, settings: TrialSettings, run_dir: str | Path, data_dir: str | None = None,
                  download: bool = False, data: DatasetSplits | None = None,
-                 resources: WorkerResources | None = None) -> None:
+                 resources: WorkerResources | None = None, holdout_size: int | None = None) -> None:
         self.settings = settings
+        self._holdout_size = holdout_size
         self.run_dir = Path(run_dir)
         self._data_dir, self._download = data_dir, download
         if data is None and resources is not None and resources.data.info.name == settings.dataset:
@@ -58,7 +60,8 @@ class TrialRunner:
     def data(self) -> DatasetSplits:
         if self._data is None:
             s = self.settings
-            self._data = load_dataset(s.dataset, self._data_dir, self._download, s.val_size, s.data_seed, s.max_train)
+            self._data = load_dataset(s.dataset, self._data_dir, self._download, s.val_size, s.data_seed, s.max_train,
+                                      self._holdout_size)
         return self._data
 
     def backbone(self, progress: bool = False) -> FrozenBackbone:

@@ -23,7 +23,7 @@ from aebnas.search_space.backbones import option_key
 from aebnas.search_space.latency import LatencyTable
 
 #: settings a rerun may change without changing the trials
-_NOT_IDENTITY = ("budget", "confirm_top", "confirm_epochs", "confirm_lr", "retries", "device")
+_NOT_IDENTITY = ("budget", "confirm_top", "confirm_epochs", "confirm_lr", "holdout_size", "retries", "device")
 #: settings left out of the identity while at these defaults, so that runs stored before they existed still resume
 _OPTIONAL_IDENTITY = {"train_seed": None, "table": None, "cost": "macs", "latency_table": None}
 
@@ -49,7 +49,11 @@ class SearchConfig:
 
     ``cost`` is the cost axis: ``macs`` (exact MACs, the default) or ``latency`` (the milliseconds of the
     latency table in ``latency_table``, made by ``aebnas profile``). With latency every "MACs" quantity of
-    the search (``target_macs``, MACs budgets, path costs, the front) is in milliseconds instead."""
+    the search (``target_macs``, MACs budgets, path costs, the front) is in milliseconds instead.
+
+    ``holdout_size``: images (official train images that ``max_train`` leaves over, so the trials do not
+    change) on which confirmation re-ranks its candidates and tunes their thresholds, instead of the
+    validation split the search selected on."""
 
     dataset: str = "digits"
     space: str = "extended"
@@ -76,6 +80,7 @@ class SearchConfig:
     confirm_top: int = 2
     confirm_epochs: int = 10
     confirm_lr: float = 0.01
+    holdout_size: int | None = None
     warm_start_predictor: str | None = None
     cost: str = "macs"
     latency_table: str | None = None
@@ -117,6 +122,11 @@ class SearchConfig:
                               "holds every architecture's test metrics")
         check_int("confirmation epochs", self.confirm_epochs, 1)
         check_float("confirmation learning rate", self.confirm_lr, 0, low_open=True)
+        if self.holdout_size is not None:
+            check_int("holdout size", self.holdout_size, 1)
+            if self.table is not None:
+                raise AebnasError("a search against a benchmark table confirms nothing, so it has no use for a "
+                                  f"holdout split (holdout_size={self.holdout_size}); leave it out")
         check_int("retries", self.retries, 0)
         self._check_cost()
 

@@ -1,5 +1,5 @@
-"""The accuracy-vs-average-MACs front of a run: Pareto points over every trial's trade-off curve,
-their hypervolume, and each architecture's contribution to it."""
+"""The accuracy-vs-average-MACs front of a run: Pareto points over every trial's trade-off curve and
+their hypervolume."""
 
 from __future__ import annotations
 
@@ -61,12 +61,3 @@ def hypervolume(points: Sequence[FrontPoint], ref_macs: float, ref_accuracy: flo
         return 0.0
     y = torch.tensor([[p.accuracy, 1.0 - p.avg_macs / ref_macs] for p in inside], dtype=torch.float64)
     return float(Hypervolume(torch.tensor([ref_accuracy, 0.0], dtype=torch.float64)).compute(y[is_non_dominated(y)]))
-
-
-def contributions(points: Sequence[FrontPoint], ref_macs: float, ref_accuracy: float = 0.0) -> dict[int, float]:
-    """Each front trial's exclusive contribution: the hypervolume the front loses when that trial's front
-    points are removed (points it dominated are not re-admitted). Trial number -> contribution."""
-    front = pareto_front(points)
-    total = hypervolume(front, ref_macs, ref_accuracy)
-    trials = {p.trial_number for p in front}
-    return {t: total - hypervolume([p for p in front if p.trial_number != t], ref_macs, ref_accuracy) for t in trials}

@@ -18,7 +18,7 @@ from aebnas.datasets import DATASETS, DatasetSplits
 from aebnas.engine.evaluation import CURVES, CandidateOutputs, FrozenBackbone, TradeoffCurve
 from aebnas.engine.execution import Executor, LocalExecutor, TrialJob, TrialOutcome, TrialRunner
 from aebnas.engine.search.config import SearchConfig
-from aebnas.engine.search.confirm import confirm_trial, top_trials
+from aebnas.engine.search.confirm import confirm_trial, confirmation_order, search_network, split_curve, top_trials
 from aebnas.engine.search.front import FrontPoint, LabelledCurve, curve_points, hypervolume, pareto_front
 from aebnas.engine.search.owner import RunOwner
 from aebnas.engine.search.records import ConfirmedCandidate, Trial, TrialMetrics, TrialState
@@ -88,7 +88,8 @@ class Search:
         if self.table is not None:
             self.runner = TableRunner(self.table, c.trial_settings(self.space), c.seed)
         else:
-            self.runner = TrialRunner(c.trial_settings(self.space), self.run_dir, data_dir, download, data=data)
+            self.runner = TrialRunner(c.trial_settings(self.space), self.run_dir, data_dir, download, data=data,
+                                      holdout_size=c.holdout_size)
         self._data_dir, self._download = data_dir, download
         self.predictors = RunPredictors(self.space, c.dataset, c.predictor, c.seed, self.ref_macs, warm_source)
 
@@ -326,21 +327,52 @@ class Search:
     # -- confirmation ---------------------------------------------------------------------------
     def confirm(self, k: int) -> dict[str, ConfirmedCandidate]:
         """Confirms the top ``k`` complete trials (:func:`aebnas.engine.search.confirm.confirm_trial`) that
-        are not confirmed yet; returns every confirmed candidate by architecture id."""
+        are not confirmed yet; returns every confirmed candidate by architecture id. With a holdout split
+        (``holdout_size``), the top ``2k`` by validation are re-ranked on the holdout with their search
+        weights, and the confirmed networks' thresholds are tuned on it: validation, which the search
+        selected on, overrates the networks it selected."""
         c = self.config
         self.owner.claim()
         done = self.store.confirmed()
-        top = top_trials(self.trials(TrialState.COMPLETE), k, c.target_macs, self.ref_macs, self.ref_accuracy)
+        top = top_trials(self.trials(TrialState.COMPLETE), k if c.holdout_size is None else 2 * k, c.target_macs,
+                         self.ref_macs, self.ref_accuracy)
+        if c.holdout_size is not None:
+            top = self.rerank_on_holdout(top, k)
+        data = self.data if c.holdout_size is not None else dataclasses.replace(self.data, holdout=None)
         for trial in tqdm(top, desc="confirm", disable=not self.progress):
             if trial.arch_id in done:
                 continue
-            weights = torch.load(self.run_dir / trial.checkpoint_path, map_location="cpu", weights_only=True)
             result = confirm_trial(
-                trial, self.space.costs(trial.arch), self.data, weights, self.backbone if c.mode == "fast" else None,
+                trial, self.space.costs(trial.arch), data, self.search_weights(trial), self._fast_backbone,
                 c.train_config(c.confirm_epochs, c.confirm_lr, self.progress), c.rule, c.strategy.curve_method,
                 c.target_macs, self.run_dir / "confirmed" / trial.arch_id, self.run_dir)
             self.store.add_confirmed(result)
         return self.store.confirmed()
+
+    @property
+    def _fast_backbone(self) -> FrozenBackbone | None:
+        return self.backbone if self.config.mode == "fast" else None
+
+    def search_weights(self, trial: Trial) -> dict[str, torch.Tensor]:
+        """The weights ``trial`` was trained to in the search (fast mode: its branches; joint: the network)."""
+        return torch.load(self.run_dir / trial.checkpoint_path, map_location="cpu", weights_only=True)
+
+    def rerank_on_holdout(self, trials: list[Trial], k: int) -> list[Trial]:
+        """The ``k`` of ``trials`` that confirmation takes (:func:`~aebnas.engine.search.confirm.confirmation_order`)
+        by their curves on the holdout split of the search's data, measured with their search weights."""
+        c, data = self.config, self.data
+        if data.holdout is None:
+            raise AebnasError(f"holdout_size={c.holdout_size} but the splits given to the search hold no holdout; "
+                              f"load them with load_dataset(..., holdout_size={c.holdout_size})")
+        curves = []
+        for trial in trials:
+            model = search_network(trial, data.info, self.search_weights(trial), self._fast_backbone)
+            curve = split_curve(model, data.holdout, self.space.costs(trial.arch), c.rule, c.strategy.curve_method,
+                                c.device)
+            curves.append((trial.number, trial.arch_id, curve))
+        order = confirmation_order(curves, k, c.target_macs, self.ref_macs, self.ref_accuracy)
+        by_number = {t.number: t for t in trials}
+        return [by_number[n] for n in order]
 
 
 def _labelled(trials: list[Trial]) -> list[LabelledCurve]:

@@ -108,14 +108,16 @@ class RealInference:
 
 @dataclass(frozen=True)
 class ConfirmedCandidate:
-    """A top trial fine-tuned jointly, its thresholds tuned on validation at ``macs_budget``, and measured
-    on test both from cached outputs (``test``) and by real early-exit inference (``real_inference``).
+    """A top trial fine-tuned jointly, its thresholds tuned at ``macs_budget`` on the split ``tuned_on``
+    (``validation``, or ``holdout``: images the search never saw), and measured on test both from cached
+    outputs (``test``) and by real early-exit inference (``real_inference``).
 
     Attributes:
+        val: the tuned point on the ``tuned_on`` split.
         verified: the two test measurements agree (accuracy exactly, average MACs to 1e-6).
-        over_budget: the test average MACs exceed the MACs budget tuned for on validation.
-        val_curve: the fine-tuned network's validation curve; test_curve: each of its points on test,
-            as `k` (average MACs, accuracy) pairs.
+        over_budget: the test average MACs exceed the MACs budget tuned for.
+        val_curve: the fine-tuned network's curve on the ``tuned_on`` split; test_curve: each of its points
+            on test, as `k` (average MACs, accuracy) pairs.
     """
 
     arch_id: str
@@ -131,6 +133,7 @@ class ConfirmedCandidate:
     epochs: int
     train_seconds: float
     checkpoint: str
+    tuned_on: str = "validation"
 
     @property
     def over_budget(self) -> bool:
@@ -145,7 +148,7 @@ class ConfirmedCandidate:
             "verified": self.verified, "over_budget": self.over_budget, "val_curve": self.val_curve.to_dict(),
             "test_curve": {"avg_macs": [m for m, _ in self.test_curve], "accuracy": [a for _, a in self.test_curve]},
             "path_macs": list(self.path_macs), "epochs": self.epochs, "train_seconds": self.train_seconds,
-            "checkpoint": self.checkpoint,
+            "checkpoint": self.checkpoint, "tuned_on": self.tuned_on,
         }
 
     @classmethod
@@ -157,5 +160,5 @@ class ConfirmedCandidate:
             RealInference(float(real["accuracy"]), float(real["avg_macs"]), tuple(real["exit_fractions"])),
             bool(d["verified"]), TradeoffCurve.from_dict(d["val_curve"]),
             tuple(zip(d["test_curve"]["avg_macs"], d["test_curve"]["accuracy"])), tuple(d["path_macs"]),
-            int(d["epochs"]), float(d["train_seconds"]), d["checkpoint"])
+            int(d["epochs"]), float(d["train_seconds"]), d["checkpoint"], d.get("tuned_on", "validation"))
 
