@@ -150,7 +150,7 @@ def _save_timing(run_dir: Path, timing: dict[str, float]) -> None:
 def shared_backbone(root: Path, dataset: str, seed: int, data, settings: dict[str, Any]) -> Path:
     """Trains (once) the frozen backbone of a dataset and seed; returns the folder holding it."""
     folder = root / dataset / f"seed{seed}" / "_backbone"
-    search = Search(folder, data=data, **{**settings, "strategy": "random", "budget": 1})
+    search = Search(folder, data=data, **{**settings, "strategy": "random", "budget": 1, "batch_size": 1})
     search.backbone  # trained here, or loaded
     search.store.close()
     return folder / "backbones"
@@ -228,7 +228,7 @@ def backbone_only(root: Path, dataset: str, seed: int, data, settings: dict[str,
     path = root / dataset / f"seed{seed}" / "backbone-only.json"
     if path.is_file():
         return json.loads(path.read_text())
-    search = Search(backbones.parent, data=data, **{**settings, "strategy": "random", "budget": 1})
+    search = Search(backbones.parent, data=data, **{**settings, "strategy": "random", "budget": 1, "batch_size": 1})
     frozen = search.backbone
     c = search.config
     result = {"macs": backbone_macs(settings)}

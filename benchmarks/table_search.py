@@ -69,7 +69,7 @@ def run(args) -> int:
     target = target_macs(table, args.target_share)
     root = Path(args.out) / table_name(args.table)
     deadline = time.monotonic() + 60 * args.max_minutes if args.max_minutes else math.inf
-    for seed in range(args.seeds):
+    for seed in range(args.first_seed, args.seeds):
         for label in args.strategies:
             summary = root / label / f"seed{seed}.json"
             if summary.exists():
@@ -252,6 +252,8 @@ def main() -> int:
     parser.add_argument("--table", required=True)
     parser.add_argument("--out", default="benchmarks/results/table_search")
     parser.add_argument("--seeds", type=int, default=30)
+    parser.add_argument("--first-seed", type=int, default=0,
+                        help="run: start at this seed (a second process can take the upper seeds)")
     parser.add_argument("--budget", type=int, default=64)
     parser.add_argument("--checkpoints", type=int, nargs="+", default=[8, 16, 32, 64])
     parser.add_argument("--strategies", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
