@@ -7,9 +7,7 @@ import copy
 import inspect
 import json
 import math
-import platform
 from abc import ABC, abstractmethod
-from importlib import metadata as importlib_metadata
 from pathlib import Path
 from typing import Any, ClassVar, Sequence
 
@@ -17,6 +15,7 @@ import numpy as np
 
 from aebnas.exceptions import AebnasError, SchemaMismatchError
 from aebnas.registry import Registry
+from aebnas.versions import library_versions
 
 FORMAT = "aebnas-predictor"
 FORMAT_VERSION = 2  # 2: MACs-budget feature names (log10_macs_budget, ...)
@@ -24,23 +23,15 @@ FORMAT_VERSION = 2  # 2: MACs-budget feature names (log10_macs_budget, ...)
 PREDICTORS: Registry[type["Predictor"]] = Registry("predictor")
 """Predictor classes by name (``xgboost``, ``gp``, ``mlp``); each takes only hyper-parameters."""
 
+#: the libraries whose versions a saved predictor records (with Python's)
+SAVED_WITH = ("aebnas", "numpy", "torch", "botorch", "gpytorch", "xgboost", "scikit-learn", "scipy")
+
 _KINDS: dict[str, type["Predictor"]] = {}  # every concrete Predictor class by kind, for load()
 
 
 def create_predictor(name: str, **kwargs: Any) -> "Predictor":
     """A new, unfitted predictor of the registered kind ``name`` with hyper-parameters ``kwargs``."""
     return PREDICTORS.get(name)(**kwargs)
-
-
-def library_versions() -> dict[str, str]:
-    """Versions of the libraries a saved predictor depends on."""
-    versions = {"python": platform.python_version()}
-    for lib in ("aebnas", "numpy", "torch", "botorch", "gpytorch", "xgboost", "scikit-learn", "scipy"):
-        try:
-            versions[lib] = importlib_metadata.version(lib)
-        except importlib_metadata.PackageNotFoundError:
-            pass
-    return versions
 
 
 def schema_metadata(space, feature_names: Sequence[str], **extra: Any) -> dict[str, Any]:
@@ -137,7 +128,7 @@ class Predictor(ABC):
         _, groups = np.unique(groups, return_inverse=True)
         self.n_features_in_ = X.shape[1]
         self.metadata.update(num_rows=int(len(y)), num_groups=int(groups.max() + 1),
-                             library_versions=library_versions())
+                             library_versions=library_versions(SAVED_WITH))
         return X, y, groups.reshape(-1)
 
     def _check_fitted(self) -> None:

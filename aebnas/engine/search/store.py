@@ -6,10 +6,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-import platform
 import sqlite3
 import time
-from importlib import metadata
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -17,6 +15,7 @@ from aebnas.engine.evaluation import TradeoffCurve
 from aebnas.engine.search.records import ConfirmedCandidate, Prediction, Trial, TrialMetrics, TrialState
 from aebnas.exceptions import StoreError
 from aebnas.search_space import Architecture
+from aebnas.versions import library_versions
 
 STORE_FORMAT = "aebnas-run-store"
 STORE_VERSION = 2  # 2: macs_budget column, strategy settings in the config
@@ -73,13 +72,7 @@ def config_hash(config: dict[str, Any]) -> str:
 
 def current_versions() -> dict[str, str]:
     """Python's and the :data:`VERSIONED` packages' versions in this process ('not installed' for a missing one)."""
-    found = {"python": platform.python_version()}
-    for name in VERSIONED:
-        try:
-            found[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            found[name] = "not installed"
-    return found
+    return library_versions(VERSIONED)
 
 
 def _loads(text: str | None):
