@@ -118,8 +118,10 @@ def format_report(report: dict[str, Any]) -> str:
     for p in report["front"]:
         lines.append(f"{cost(p['avg_macs'])} {100 * p['accuracy']:>7.2f}  {p['trial']:>5}  {p['arch_id']}")
     if report["confirmed"]:
-        lines += ["", "confirmed (joint fine-tuning, thresholds tuned on validation):",
-                  f"{'architecture':>16} {unit + ' budget':>14} {'val %':>7} {'test %':>7} {'test avg ' + unit:>14}  "
+        split = " and ".join(sorted({c.get("tuned_on", "validation") for c in report["confirmed"].values()}))
+        short = {"validation": "val", "holdout": "hold"}.get(split, "tuned")
+        lines += ["", f"confirmed (joint fine-tuning, thresholds tuned on {split}):",
+                  f"{'architecture':>16} {unit + ' budget':>14} {short + ' %':>7} {'test %':>7} {'test avg ' + unit:>14}  "
                   f"{'over budget':<11}  exit fractions (test)  verified"]
         for arch_id, c in report["confirmed"].items():
             fractions = " ".join(f"{f:.2f}" for f in c["test"]["exit_fractions"])
@@ -128,6 +130,6 @@ def format_report(report: dict[str, Any]) -> str:
                          f"{100 * c['test']['accuracy']:>7.2f} {cost(c['test']['avg_macs'])}  {over:<11}  "
                          f"{fractions:<21}  {c['verified']}")
         if any(c["over_budget"] for c in report["confirmed"].values()):
-            lines.append(f"over budget: on test the thresholds tuned on validation cost more on average than the "
+            lines.append(f"over budget: on test the thresholds tuned on {split} cost more on average than the "
                          f"{unit} budget; choose a lower target for a margin")
     return "\n".join(lines)

@@ -44,7 +44,7 @@ def _trial(search, t: Trial) -> dict[str, Any]:
 
 def _confirmed(c: ConfirmedCandidate) -> dict[str, Any]:
     return {"arch": c.arch_id, "trial": c.trial_number, "budget": c.macs_budget, "verified": c.verified,
-            "over_budget": c.over_budget, "val": {"accuracy": c.val.accuracy, "avg_macs": c.val.avg_macs},
+            "over_budget": c.over_budget, "tuned_on": c.tuned_on, "val": {"accuracy": c.val.accuracy, "avg_macs": c.val.avg_macs},
             "test": c.test.to_dict() | {"thresholds": _round(c.test.thresholds.tolist(), 4)},
             "real": {"acc": c.real_inference.accuracy, "macs": c.real_inference.avg_macs},
             "val_curve": _curve(c.val_curve), "test_curve": {"macs": [m for m, _ in c.test_curve],

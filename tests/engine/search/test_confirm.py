@@ -1,15 +1,21 @@
 """Which trials confirmation takes (hand-made curves), and confirmation on a holdout split the search never
 saw (a small digits search)."""
 
+import io
+import json
+from contextlib import redirect_stdout
+
 import pytest
 import torch
 
+from aebnas.cli import main
 from aebnas.datasets import load_dataset
 from aebnas.engine.evaluation import ExitOutputs
 from aebnas.engine.evaluation.training import predict_logits
 from aebnas.engine.search import Search
 from aebnas.engine.search.confirm import confirmation_order
 from aebnas.search_space import build
+from tests.browser import CHROMIUM, Browser
 from tests.conftest import BACKBONE_EPOCHS
 from tests.engine.search._curves import curve
 
@@ -41,18 +47,22 @@ def test_a_curve_that_cannot_reach_the_target_is_not_taken_first():
 
 @pytest.fixture(scope="module")
 def holdout_run(tmp_path_factory):
-    """A finished 4-candidate digits search confirming 1 of them on a holdout split of 200 images."""
-    data = load_dataset("digits", max_train=900, holdout_size=200)
+    """A finished 4-candidate digits search from the command line, confirming 1 of them on a holdout split of
+    200 images; and its printed report."""
     run_dir = tmp_path_factory.mktemp("holdout-run")
-    with Search(run_dir, data=data, dataset="digits", max_train=900, holdout_size=200, budget=4, batch_size=2,
-                n_init=4, epochs=2, strategy="random", backbone_epochs=BACKBONE_EPOCHS, confirm_top=1,
-                confirm_epochs=1, device="cpu") as search:
-        search.run()
-        return search.run_dir, data, search.store.confirmed(), search.trials()
+    with redirect_stdout(io.StringIO()) as out:
+        code = main(["search", "--dataset", "digits", "--max-train", "900", "--holdout-size", "200", "--run-dir",
+                     str(run_dir), "--budget", "4", "--batch-size", "2", "--n-init", "4", "--epochs", "2",
+                     "--strategy", "random", "--backbone-epochs", str(BACKBONE_EPOCHS), "--confirm-top", "1",
+                     "--confirm-epochs", "1", "--device", "cpu", "--quiet"])
+    assert code == 0
+    with Search.open(run_dir) as search:
+        data = load_dataset("digits", max_train=900, holdout_size=200, seed=search.config.seed)
+        return run_dir, data, search.store.confirmed(), search.trials(), out.getvalue()
 
 
 def test_confirmation_tunes_thresholds_on_the_holdout(holdout_run):
-    run_dir, data, confirmed, trials = holdout_run
+    run_dir, data, confirmed, trials, _ = holdout_run
     (result,) = confirmed.values()
     assert result.tuned_on == "holdout" and result.verified
     arch = next(t.arch for t in trials if t.arch_id == result.arch_id)
@@ -64,6 +74,20 @@ def test_confirmation_tunes_thresholds_on_the_holdout(holdout_run):
     on_val = result.val.apply(ExitOutputs(predict_logits(model, data.val.x, "cpu"), data.val.y), result.path_macs)
     assert on_holdout.accuracy == result.val.accuracy and on_holdout.avg_macs == pytest.approx(result.val.avg_macs)
     assert result.val_curve.accuracy.tolist() != pytest.approx([on_val.accuracy])  # measured on the holdout
+
+
+def test_the_reports_say_the_thresholds_were_tuned_on_the_holdout(holdout_run):
+    run_dir, *_, printed = holdout_run
+    assert "thresholds tuned on holdout" in printed and "hold %" in printed and "on validation" not in printed
+    assert json.loads((run_dir / "report" / "report.json").read_text())["confirmed"].popitem()[1]["tuned_on"] \
+        == "holdout"
+    if CHROMIUM is not None:
+        with Browser() as browser:
+            browser.open(run_dir / "report" / "report.html")
+            assert browser.errors == []
+            assert "holdout acc" in browser.eval("document.querySelector('#confirmed thead').textContent")
+            names = browser.eval("document.getElementById('confirmed-plot').data.map(t => t.name)")
+            assert any(n.endswith(" holdout") for n in names) and not any(n.endswith(" val") for n in names)
 
 
 def test_a_holdout_without_holdout_data_is_refused(digits, tmp_path):

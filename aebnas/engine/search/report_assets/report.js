@@ -152,7 +152,9 @@ function confirmed() {
     document.getElementById("confirmed-plot").remove(); document.getElementById("fractions-plot").remove();
     return;
   }
-  const head = ["trial", "architecture", BUDGET, "val acc", "test acc", `test avg ${AXIS}`, "real inference",
+  const tuned = c => c.tuned_on === "holdout" ? "holdout" : "val";  // the split its thresholds were tuned on
+  const splits = [...new Set(C.map(tuned))].join("/");
+  const head = ["trial", "architecture", BUDGET, `${splits} acc`, "test acc", `test avg ${AXIS}`, "real inference",
     "exit fractions (test)", "verified", "over budget"];
   el.innerHTML = "<table><thead><tr>" + head.map(h => `<th>${h}</th>`).join("") + "</tr></thead><tbody>"
     + C.map(c => `<tr data-n="${c.trial}"><td>${c.trial}</td><td class="text">${c.arch}</td><td>${cost(c.budget)}</td>`
@@ -162,13 +164,13 @@ function confirmed() {
       + `<td>${c.over_budget ? "yes" : "no"}</td></tr>`).join("") + "</tbody></table>";
   el.querySelectorAll("tr[data-n]").forEach(r => r.addEventListener("click", () => select(Number(r.dataset.n))));
   const curves = C.flatMap((c, i) => [
-    {x: c.val_curve.macs.map(m => m / M), y: c.val_curve.acc.map(a => 100 * a), name: `${c.arch} val`, customdata: c.val_curve.macs.map(() => c.trial),
+    {x: c.val_curve.macs.map(m => m / M), y: c.val_curve.acc.map(a => 100 * a), name: `${c.arch} ${tuned(c)}`, customdata: c.val_curve.macs.map(() => c.trial),
       mode: "lines", line: {shape: "hv", dash: "dot", color: COLORS[i % COLORS.length]}},
     {x: c.test_curve.macs.map(m => m / M), y: c.test_curve.acc.map(a => 100 * a), name: `${c.arch} test`, customdata: c.test_curve.macs.map(() => c.trial),
       mode: "lines+markers", marker: {size: 4}, line: {shape: "hv", color: COLORS[i % COLORS.length]}},
     {x: [c.test.avg_macs / M], y: [100 * c.test.accuracy], name: `${c.arch} at its budget`, mode: "markers", customdata: [c.trial],
       marker: {symbol: "star", size: 12, color: COLORS[i % COLORS.length]}, showlegend: false}]);
-  Plotly.newPlot("confirmed-plot", curves, Object.assign({}, LAYOUT, {title: {text: "test (solid) vs validation (dotted) curves"},
+  Plotly.newPlot("confirmed-plot", curves, Object.assign({}, LAYOUT, {title: {text: `test (solid) vs ${splits === "val" ? "validation" : splits} (dotted) curves`},
     xaxis: {type: "log", title: {text: `average ${AXIS} (log scale)`}}, yaxis: {title: {text: "accuracy (%)"}},
     shapes: targetShape(), annotations: targetNote()}), CONFIG);
   onPick("confirmed-plot");
