@@ -40,14 +40,15 @@ from aebnas.engine.search.table_stats import oracle_front, reference, test_hyper
 from aebnas.engine.tables import load_table  # noqa: E402
 
 EXIT_MORE = 3
-#: strategy variants: label -> (registered strategy, its settings, predictor of its runs; None: the
-#: default). ``bo`` is what a user gets by default (GP predictor, whole-curve acquisition); the
-#: ``bo-point-*`` variants score one (architecture, MACs budget) point at a time, the earlier default
-#: with XGBoost
-VARIANTS = {"bo": ("bo", {}, None), "bo-xgb": ("bo", {}, "xgboost"),
-            "bo-point-gp": ("bo", {"whole_curve": False}, "gp"),
-            "bo-point-xgb": ("bo", {"whole_curve": False}, "xgboost"),
-            "random": ("random", {}, None), "nsga2": ("nsga2", {}, None), "paper": ("paper", {}, None)}
+#: strategy variants: label -> (registered strategy, its settings, search settings beyond COMMON: the
+#: predictor, the batch size). ``bo`` is what a user gets by default (GP predictor, whole-curve
+#: acquisition); the ``bo-point-*`` variants score one (architecture, MACs budget) point at a time, the
+#: earlier default with XGBoost; ``bo-q2`` proposes 2 candidates per round instead of 4
+VARIANTS = {"bo": ("bo", {}, {}), "bo-xgb": ("bo", {}, {"predictor": "xgboost"}),
+            "bo-point-gp": ("bo", {"whole_curve": False}, {"predictor": "gp"}),
+            "bo-point-xgb": ("bo", {"whole_curve": False}, {"predictor": "xgboost"}),
+            "bo-q2": ("bo", {}, {"batch_size": 2}),
+            "random": ("random", {}, {}), "nsga2": ("nsga2", {}, {}), "paper": ("paper", {}, {})}
 #: the target (and hypervolume reference) as a share of the backbone's MACs, per dataset: where the
 #: backbone's stage costs leave a choice of exits (as in benchmarks/search_efficiency.py)
 TARGET_SHARE = {"digits": 0.5, "fashion_mnist": 0.8}
@@ -77,10 +78,9 @@ def run(args) -> int:
             if time.monotonic() > deadline:
                 print("time limit reached: rerun to continue", flush=True)
                 return EXIT_MORE
-            name, settings, predictor = VARIANTS[label]
-            config = SearchConfig.for_table(table, args.table, strategy=create_strategy(name, **settings),
-                                            **({"predictor": predictor} if predictor else {}), seed=seed,
-                                            budget=args.budget, target_macs=target, **COMMON)
+            name, settings, search_settings = VARIANTS[label]
+            config = SearchConfig.for_table(table, args.table, strategy=create_strategy(name, **settings), seed=seed,
+                                            budget=args.budget, target_macs=target, **(COMMON | search_settings))
             start = time.perf_counter()
             elapsed: dict[int, float] = {}
             with Search(root / label / f"seed{seed}", config=config, table=table) as search:
