@@ -4,6 +4,10 @@ LocalCluster of 1 and of 2 workers and on a 2-process pool, on this machine. Eac
 ``Search.run`` over trials stored as pending, so it includes what a search pays: starting the workers,
 sending them the data and backbone weights, each worker's stage features, and storing every result.
 
+With ``--competitors none "torch training, 2 threads"`` every executor also runs beside a competing
+CPU-heavy process (benchmarks/bench_shared_machine.py's), started before and killed after each timing,
+and the table gives each executor's slowdown against its own quiet run.
+
 Run (under the shared lock, on a machine others use):
     flock /tmp/aebnas-bench.lock .venv/bin/python benchmarks/bench_executors.py                 # ~5 minutes
     flock /tmp/aebnas-bench.lock .venv/bin/python benchmarks/bench_executors.py --dataset digits  # ~1 minute
@@ -24,6 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a check
 
 import torch
 from _environment import print_environment  # noqa: E402  (benchmarks/, the script's folder)
+from bench_shared_machine import COMPETITORS  # noqa: E402
 
 from aebnas import Search, TrialState, create_executor
 from aebnas.datasets import load_dataset
@@ -81,6 +86,7 @@ def main() -> None:
     parser.add_argument("--max-train", type=int, default=10000)
     parser.add_argument("--val-size", type=int, default=2000)
     parser.add_argument("--executors", nargs="+", default=["local", "process:2", "dask:1", "dask:2"])
+    parser.add_argument("--competitors", nargs="+", default=["none"], choices=list(COMPETITORS))
     parser.add_argument("--one", default=None, help=argparse.SUPPRESS)  # internal: time one executor, print JSON
     args = parser.parse_args()
     if args.one:
@@ -102,30 +108,46 @@ def main() -> None:
     del search, data
 
     rows = []
-    for spec in args.executors:  # each in a fresh process: no state (threads, environment) carries over
-        child = subprocess.run([sys.executable, __file__, *sys.argv[1:], "--one", spec], capture_output=True,
-                               text=True)
-        lines = [line for line in child.stdout.splitlines() if line.startswith("RESULT ")]
-        if child.returncode or not lines:
-            sys.exit(f"{spec} failed:\n{child.stderr[-3000:]}")
-        row = json.loads(lines[-1][len("RESULT "):])
-        rows.append(row)
-        print(f"  {spec:10s} total {row['total']:6.1f} s (workers started in {row['start']:4.1f} s), "
-              f"{row['train']:5.2f} s of training per trial; load average {os.getloadavg()[0]:.2f}", flush=True)
+    for competitor in args.competitors:
+        for spec in args.executors:  # each in a fresh process: no state (threads, environment) carries over
+            row = time_executor(spec, COMPETITORS[competitor])
+            rows.append(row | {"competitor": competitor})
+            print(f"  {spec:10s} beside {competitor!r:28} total {row['total']:6.1f} s (workers started in "
+                  f"{row['start']:4.1f} s), {row['train']:5.2f} s of training per trial; load average "
+                  f"{os.getloadavg()[0]:.2f}", flush=True)
 
     reference = next((r for r in rows if r["spec"] == "dask:1"), rows[0])
-    print(f"\n| executor | workers | torch threads per worker | wall time (s) | of which starting workers (s) "
-          f"| training per trial (s) | speedup vs {reference['spec']} | identical results to |")
-    print("|---|---:|---:|---:|---:|---:|---:|---|")
+    print(f"\n| executor | workers | torch threads per worker | competitor | wall time (s) | of which starting "
+          f"workers (s) | training per trial (s) | speedup vs {reference['spec']} | vs its quiet run | "
+          f"identical results to {rows[0]['spec']} beside {rows[0]['competitor']} |")
+    print("|---|---:|---:|---|---:|---:|---:|---:|---:|---|")
     for row in rows:
-        same = [r["spec"] for r in rows if r is not row and r["accuracy"] == row["accuracy"]]
-        print(f"| {row['spec'].split(':')[0]} | {row['workers']} | {row['threads']} | {row['total']:.1f} "
-              f"| {row['start']:.1f} | {row['train']:.2f} | {reference['total'] / row['total']:.2f}x "
-              f"| {', '.join(same) or '-'} |")
+        quiet = next((r for r in rows if r["spec"] == row["spec"] and r["competitor"] == "none"), None)
+        slowdown = f"{row['total'] / quiet['total']:.2f}x" if quiet else "-"
+        print(f"| {row['spec'].split(':')[0]} | {row['workers']} | {row['threads']} | {row['competitor']} "
+              f"| {row['total']:.1f} | {row['start']:.1f} | {row['train']:.2f} | {reference['total'] / row['total']:.2f}x "
+              f"| {slowdown} | {'yes' if row['accuracy'] == rows[0]['accuracy'] else 'no'} |")
     diff = max(abs(a - b) for r in rows for k, acc in r["accuracy"].items()
                for a, b in zip(acc, rows[0]["accuracy"][k]))
     print(f"\nlargest difference of a per-exit test accuracy between executors: {diff:.4f}")
     print(time.strftime("finished %Y-%m-%d %H:%M:%S %Z"))
+
+
+def time_executor(spec: str, competitor: str | None) -> dict:
+    """run_one(spec) in a fresh process, beside a running ``competitor`` (Python code; None: alone)."""
+    process = subprocess.Popen([sys.executable, "-c", competitor]) if competitor else None
+    try:
+        time.sleep(2 if competitor else 0)  # the competitor is up to speed
+        child = subprocess.run([sys.executable, __file__, *sys.argv[1:], "--one", spec], capture_output=True,
+                               text=True)
+    finally:
+        if process is not None:
+            process.kill()
+            process.wait()
+    lines = [line for line in child.stdout.splitlines() if line.startswith("RESULT ")]
+    if child.returncode or not lines:
+        sys.exit(f"{spec} failed:\n{child.stderr[-3000:]}")
+    return json.loads(lines[-1][len("RESULT "):])
 
 
 if __name__ == "__main__":
