@@ -43,11 +43,12 @@ EXIT_MORE = 3
 #: strategy variants: label -> (registered strategy, its settings, search settings beyond COMMON: the
 #: predictor, the batch size). ``bo`` is what a user gets by default (GP predictor, whole-curve
 #: acquisition); the ``bo-point-*`` variants score one (architecture, MACs budget) point at a time, the
-#: earlier default with XGBoost; ``bo-q2`` proposes 2 candidates per round instead of 4
+#: earlier default with XGBoost; ``bo-q2`` proposes 2 candidates per round instead of 4; ``bo-init4`` starts
+#: from 4 random candidates instead of 8
 VARIANTS = {"bo": ("bo", {}, {}), "bo-xgb": ("bo", {}, {"predictor": "xgboost"}),
             "bo-point-gp": ("bo", {"whole_curve": False}, {"predictor": "gp"}),
             "bo-point-xgb": ("bo", {"whole_curve": False}, {"predictor": "xgboost"}),
-            "bo-q2": ("bo", {}, {"batch_size": 2}),
+            "bo-q2": ("bo", {}, {"batch_size": 2}), "bo-init4": ("bo", {}, {"n_init": 4}),
             "random": ("random", {}, {}), "nsga2": ("nsga2", {}, {}), "paper": ("paper", {}, {})}
 #: the target (and hypervolume reference) as a share of the backbone's MACs, per dataset: where the
 #: backbone's stage costs leave a choice of exits (as in benchmarks/search_efficiency.py)
