@@ -19,7 +19,6 @@ import argparse
 import json
 import os
 import shutil
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -28,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a check
 
 import torch
 from _environment import print_environment  # noqa: E402  (benchmarks/, the script's folder)
-from bench_shared_machine import COMPETITORS  # noqa: E402
+from bench_shared_machine import COMPETITORS, child_result, competing  # noqa: E402
 
 from aebnas import Search, TrialState, create_executor
 from aebnas.datasets import load_dataset
@@ -135,19 +134,8 @@ def main() -> None:
 
 def time_executor(spec: str, competitor: str | None) -> dict:
     """run_one(spec) in a fresh process, beside a running ``competitor`` (Python code; None: alone)."""
-    process = subprocess.Popen([sys.executable, "-c", competitor]) if competitor else None
-    try:
-        time.sleep(2 if competitor else 0)  # the competitor is up to speed
-        child = subprocess.run([sys.executable, __file__, *sys.argv[1:], "--one", spec], capture_output=True,
-                               text=True)
-    finally:
-        if process is not None:
-            process.kill()
-            process.wait()
-    lines = [line for line in child.stdout.splitlines() if line.startswith("RESULT ")]
-    if child.returncode or not lines:
-        sys.exit(f"{spec} failed:\n{child.stderr[-3000:]}")
-    return json.loads(lines[-1][len("RESULT "):])
+    with competing(competitor):
+        return child_result([__file__, *sys.argv[1:], "--one", spec])
 
 
 if __name__ == "__main__":

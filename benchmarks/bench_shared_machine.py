@@ -21,6 +21,8 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
@@ -71,14 +73,30 @@ def child(threads: int, trials: int, dataset: str) -> None:
     print("RESULT " + json.dumps(seconds), flush=True)
 
 
-def measure(threads: int, env: dict[str, str], trials: int, dataset: str) -> list[float]:
-    out = subprocess.run([sys.executable, __file__, "--child", str(threads), "--trials", str(trials),
-                          "--dataset", dataset],
-                         capture_output=True, text=True, env={**os.environ, **env})
+@contextmanager
+def competing(code: str | None) -> Iterator[None]:
+    """Runs the Python ``code`` of a competitor in its own process for the body (None: nothing runs)."""
+    process = subprocess.Popen([sys.executable, "-c", code]) if code else None
+    try:
+        time.sleep(2 if code else 0)  # the competitor is up to speed
+        yield
+    finally:
+        if process is not None:
+            process.kill()
+            process.wait()
+
+
+def child_result(argv: list[str], env: dict[str, str] | None = None):
+    """Runs ``python argv`` and returns the JSON of its last ``RESULT `` line; exits if the child failed."""
+    out = subprocess.run([sys.executable, *argv], capture_output=True, text=True, env={**os.environ, **(env or {})})
     lines = [line for line in out.stdout.splitlines() if line.startswith("RESULT ")]
     if out.returncode or not lines:
-        sys.exit(f"child failed:\n{out.stderr[-3000:]}")
+        sys.exit(f"{' '.join(argv)} failed:\n{out.stderr[-3000:]}")
     return json.loads(lines[-1][len("RESULT "):])
+
+
+def measure(threads: int, env: dict[str, str], trials: int, dataset: str) -> list[float]:
+    return child_result([__file__, "--child", str(threads), "--trials", str(trials), "--dataset", dataset], env)
 
 
 def main() -> None:
@@ -98,10 +116,7 @@ def main() -> None:
     measure(1, {}, 1, args.dataset)  # trains and caches the backbone once, untimed
     rows = {}
     for competitor in args.competitors:
-        code = COMPETITORS[competitor]
-        process = subprocess.Popen([sys.executable, "-c", code]) if code else None
-        try:
-            time.sleep(2 if code else 0)  # the competitor is up to speed
+        with competing(COMPETITORS[competitor]):
             for label in args.settings:
                 threads, env = SETTINGS[label]
                 runs = [measure(threads, env, args.trials, args.dataset) for _ in range(args.repeats)]
@@ -109,10 +124,6 @@ def main() -> None:
                 rows[(competitor, label)] = (statistics.median(per_trial), sum(per_trial) / args.repeats)
                 print(f"  competitor {competitor!r:30} {label:36} median {rows[(competitor, label)][0]:6.2f} s per "
                       f"candidate, {rows[(competitor, label)][1]:6.1f} s for {args.trials}", flush=True)
-        finally:
-            if process is not None:
-                process.kill()
-                process.wait()
     base = rows[(args.competitors[0], args.settings[0])][0]
     print(f"\n| competitor | torch threads | s per candidate (median) | vs {args.settings[0]}, {args.competitors[0]} |")
     print("|---|---|---:|---:|")
