@@ -184,7 +184,7 @@ class BayesianOptimisation(InitialDesignStrategy):
         bound = torch.zeros(len(members), dtype=single.dtype).index_add_(0, owner, single)
         available, rows = torch.ones(len(members), dtype=torch.bool), []
         for _ in range(min(n, len(members))):
-            if len(X_pending) > len(rows):
+            if rows:  # the picks so far are pending for the next
                 acqf.set_X_pending(torch.cat(X_pending))
             bound[~available] = -math.inf
             with torch.no_grad(), warnings.catch_warnings():
