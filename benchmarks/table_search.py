@@ -120,6 +120,8 @@ def load_runs(root: Path, labels: list[str]) -> dict[str, dict[int, dict[str, An
         runs[label] = {}
         for path in sorted((root / label).glob("seed*.json")):
             record = json.loads(path.read_text())
+            for key in ("hv", "test_hv"):  # at the precision of docs/results, so that runs read back from there
+                record[key] = [float(f"{v:.6g}") for v in record[key]]  # pair exactly with fresh ones
             runs[label][record["seed"]] = record
     return runs
 
