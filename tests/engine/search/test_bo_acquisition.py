@@ -46,11 +46,11 @@ def test_point_wise_takes_the_best_single_point():
 
 
 def test_a_curve_dominated_by_a_pending_proposal_is_not_taken():
-    choices, ids = pool({"A": ROWS["A"], "D": [(0.78, 0.45)]})  # D alone: 0.429; A pending covers it
-    rows = BayesianOptimisation()._choose_curves(acquisition(BASELINE), choices, ids, 1, [choices[:1]])
-    assert [ids[r] for r in rows] == ["A"]  # the only architecture left with a gain: its own point is pending
-    rows = BayesianOptimisation()._choose_curves(acquisition(BASELINE), choices, ids, 1, [])
-    assert [ids[r] for r in rows] == ["A"]
+    choices, ids = pool({"D": [(0.78, 0.45)], "E": [(0.3, 0.1)]})  # D alone 0.429, E alone 0.27
+    pending = torch.tensor([ROWS["A"][0]], dtype=torch.float64)  # A dominates D; E adds 0.3 * 0.3 beside it
+    assert [ids[r] for r in BayesianOptimisation()._choose_curves(acquisition(BASELINE), choices, ids, 1, [])] == ["D"]
+    rows = BayesianOptimisation()._choose_curves(acquisition(BASELINE), choices, ids, 1, [pending])
+    assert [ids[r] for r in rows] == ["E"]
 
 
 def test_lazy_greedy_picks_what_scoring_every_curve_each_round_picks():
