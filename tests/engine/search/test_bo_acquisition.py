@@ -63,15 +63,13 @@ def test_lazy_greedy_picks_what_scoring_every_curve_each_round_picks():
     choices, ids = pool(rows)
     lazy = BayesianOptimisation()._choose_curves(acquisition(BASELINE), choices, ids, 4, [])
     acqf = acquisition(BASELINE)
+    curves = {arch: choices[[i for i, x in enumerate(ids) if x == arch]] for arch in rows}  # `q x 2` each
 
-    greedy, pending = [], []
+    greedy = []
     for _ in range(4):
-        if pending:
-            acqf.set_X_pending(torch.cat(pending))
+        if greedy:
+            acqf.set_X_pending(torch.cat([curves[arch] for arch in greedy]))
         with torch.no_grad():
-            gains = {arch: float(acqf(choices[[i for i, x in enumerate(ids) if x == arch]].unsqueeze(0)))
-                     for arch in rows if arch not in greedy}
-        best = max(gains, key=gains.get)
-        greedy.append(best)
-        pending.append(choices[[i for i, x in enumerate(ids) if x == best]])
+            gains = {arch: float(acqf(curve.unsqueeze(0))) for arch, curve in curves.items() if arch not in greedy}
+        greedy.append(max(gains, key=gains.get))
     assert [ids[r] for r in lazy] == greedy
