@@ -32,11 +32,11 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from scipy.stats import wilcoxon
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
 
 from _environment import print_environment  # noqa: E402  (benchmarks/, the script's folder)
+from _paired import paired  # noqa: E402
 
 from aebnas import Search, TrialState  # noqa: E402
 from aebnas.datasets import load_dataset  # noqa: E402
@@ -133,14 +133,6 @@ def _median_iqr(values: list[float], scale: float = 100.0) -> str:
     return f"{q2:.2f} [{q1:.2f}, {q3:.2f}]"
 
 
-def _paired(a: list[float], b: list[float]) -> str:
-    """One-sided paired Wilcoxon p (a > b), with wins/ties/losses."""
-    diff = np.asarray(a) - np.asarray(b)
-    wins, ties, losses = int((diff > 0).sum()), int((diff == 0).sum()), int((diff < 0).sum())
-    p = wilcoxon(a, b, alternative="greater").pvalue if wins + losses else float("nan")
-    return f"p = {p:.2g} ({wins}/{ties}/{losses})"
-
-
 def cmd_report(args) -> int:
     root = Path(args.root)
     done = json.loads((root / "confirm-study.json").read_text())
@@ -168,7 +160,7 @@ def cmd_report(args) -> int:
     if {"bo", "random"} <= set(by_strategy):
         pairs += [(f"bo > random, both {v}", "bo", v, "random", v) for v in VARIANTS]
     for label, s1, v1, s2, v2 in pairs:
-        cells = [_paired([by_strategy[s1][s][v1][m] for s in seeds], [by_strategy[s2][s][v2][m] for s in seeds])
+        cells = [paired([by_strategy[s1][s][v1][m] for s in seeds], [by_strategy[s2][s][v2][m] for s in seeds])
                  for m in ("test_hv", "pick_test_accuracy")]
         print(f"| {label} | {' | '.join(cells)} |")
     return 0

@@ -39,6 +39,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
 
 from _environment import print_environment  # noqa: E402  (benchmarks/, the script's folder)
+from _paired import paired  # noqa: E402
 
 from aebnas import Search, TrialState
 from aebnas.datasets import load_dataset
@@ -423,15 +424,20 @@ def print_tables(summary: dict[str, Any], args) -> None:
         reach = first_reaching(mean_trace, mean_level)
         print(f"- bo vs random's final HV (aim: <= {final // 2} trained): " + "; ".join(rows)
               + f"; mean curves: {reach if reach is not None else 'never'}")
-    for baseline in ("nsga2", "paper"):
-        if "bo" in runs and baseline in runs:
-            parts = []
-            for b in args.checkpoints:
-                seeds = sorted(set(runs["bo"]) & set(runs[baseline]))
-                wins = sum(runs["bo"][s]["hv"].get(b, 0) > runs[baseline][s]["hv"].get(b, 0) for s in seeds)
-                diff = np.mean([runs["bo"][s]["hv"].get(b, 0) - runs[baseline][s]["hv"].get(b, 0) for s in seeds])
-                parts.append(f"@{b}: bo - {baseline} = {100 * diff:+.2f} HV points, bo ahead on {wins}/{len(seeds)} seeds")
-            print(f"- bo vs {baseline}: " + "; ".join(parts))
+    if "bo" in runs:
+        metrics = [(f"HV@{b}", lambda r, b=b: r["hv"].get(b)) for b in args.checkpoints]
+        metrics += [("confirmed test HV", lambda r: r.get("test_hv")),
+                    ("confirmed test acc @target", lambda r: r.get("confirmed", {}).get("test_accuracy"))]
+        print("\npaired one-sided Wilcoxon p, bo > baseline, with bo's wins/ties/losses over the seeds both ran:\n")
+        print("| baseline | " + " | ".join(name for name, _ in metrics) + " |")
+        print("|---" * (len(metrics) + 1) + "|")
+        for baseline in (label for label in runs if label != "bo"):
+            cells = []
+            for _, value in metrics:
+                pairs = [(value(runs["bo"][s]), value(runs[baseline][s])) for s in sorted(set(runs["bo"]) & set(runs[baseline]))]
+                pairs = [(a, b) for a, b in pairs if a is not None and b is not None]
+                cells.append(paired(*map(list, zip(*pairs))) if pairs else "-")
+            print(f"| {baseline} | " + " | ".join(cells) + " |")
 
 
 def plot(summaries: list[dict[str, Any]], path: Path, args) -> None:
@@ -486,8 +492,9 @@ def cmd_report(args) -> int:
     summaries = [report_dataset(args, dataset) for dataset in args.dataset]
     for summary in summaries:
         print_tables(summary, args)
-    out = Path(args.root) / "summary.json"
-    out.write_text(json.dumps(summaries, indent=1))
+    outs = [Path(args.root) / "summary.json"] + ([Path(args.json)] if args.json else [])
+    for out in outs:
+        out.write_text(json.dumps(summaries, indent=1))
     if args.plot:
         plot(summaries, Path(args.plot), args)
     return 0
@@ -510,6 +517,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-minutes", type=float, default=8.0, help="run: start no work after this long")
     parser.add_argument("--root", default=str(ROOT / "runs" / "bench-search-efficiency"))
     parser.add_argument("--plot", default=None, help="report: write the HV-vs-candidates plot here")
+    parser.add_argument("--json", default=None, help="report: also write the per-run summaries here (kept in git: "
+                        "docs/results/, since runs/ is not)")
     args = parser.parse_args(argv)
     return cmd_run(args) if args.command == "run" else cmd_report(args)
 

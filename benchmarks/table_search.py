@@ -27,11 +27,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from scipy.stats import wilcoxon
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
 
 from _environment import print_environment  # noqa: E402  (benchmarks/, the script's folder)
+from _paired import paired_p  # noqa: E402
 
 from aebnas import Search, SearchConfig, TrialState  # noqa: E402
 from aebnas.engine.search.front import hypervolume  # noqa: E402
@@ -130,14 +130,6 @@ def quartiles(values) -> tuple[float, float, float]:
     """Median, first and third quartile (of observed values: an infinite "never" stays infinite)."""
     q = np.quantile(np.asarray(values, dtype=float), [0.25, 0.5, 0.75], method="inverted_cdf")
     return float(q[1]), float(q[0]), float(q[2])
-
-
-def paired_p(a: list[float], b: list[float]) -> float | None:
-    """One-sided paired Wilcoxon signed-rank p-value of a > b; None when every pair is tied."""
-    diff = np.asarray(a) - np.asarray(b)
-    if not np.any(diff != 0):
-        return None
-    return float(wilcoxon(a, b, alternative="greater").pvalue)
 
 
 def report(args) -> int:
