@@ -425,20 +425,25 @@ def print_tables(summary: dict[str, Any], args) -> None:
         print(f"- bo vs random's final HV (aim: <= {final // 2} trained): " + "; ".join(rows)
               + f"; mean curves: {reach if reach is not None else 'never'}")
     if "bo" in runs:
-        metrics = [(f"HV@{b}", lambda r, b=b: r["hv"].get(b)) for b in args.checkpoints]
-        metrics += [("confirmed test HV", lambda r: r.get("test_hv")),
-                    ("confirmed test acc @target", lambda r: r.get("confirmed", {}).get("test_accuracy"))]
+        hv = {b: lambda r, b=b: r["hv"].get(b) for b in args.checkpoints}
+        metrics = [(hv[b], hv[b]) for b in args.checkpoints] + [
+            (lambda r: r.get("test_hv"),) * 2, (lambda r: r.get("confirmed", {}).get("test_accuracy"),) * 2]
+        # a grid-threshold baseline's own trials re-scored with fine thresholds: its search without its grid
+        fine = [(hv[b], lambda r, b=b: r.get("fine_hv", {}).get(b)) for b in args.checkpoints]
         print("\npaired one-sided Wilcoxon p, bo > baseline, with bo's wins/ties/losses over the seeds both ran:\n")
-        print("| baseline | " + " | ".join(name for name, _ in metrics) + " |")
-        print("|---" * (len(metrics) + 1) + "|")
-        for baseline in (label for label in runs if label != "bo"):
+        header = [f"HV@{b}" for b in args.checkpoints] + ["confirmed test HV", "confirmed test acc @target"]
+        print("| baseline | " + " | ".join(header) + " |")
+        print("|---" * (len(header) + 1) + "|")
+        rows = [(label, label, metrics) for label in runs if label != "bo"]
+        rows += [(f"{label} (same trials, fine thresholds)", label, fine) for label in runs
+                 if label != "bo" and any("fine_hv" in r for r in runs[label].values())]
+        for name, baseline, row in rows:
             cells = []
-            for _, value in metrics:
-                pairs = [(value(runs["bo"][s]), value(runs[baseline][s])) for s in sorted(set(runs["bo"]) & set(runs[baseline]))]
+            for bo_value, value in row:
+                pairs = [(bo_value(runs["bo"][s]), value(runs[baseline][s])) for s in sorted(set(runs["bo"]) & set(runs[baseline]))]
                 pairs = [(a, b) for a, b in pairs if a is not None and b is not None]
                 cells.append(paired(*map(list, zip(*pairs))) if pairs else "-")
-            print(f"| {baseline} | " + " | ".join(cells) + " |")
-
+            print(f"| {name} | " + " | ".join(cells + [""] * (len(header) - len(cells))) + " |")
 
 def plot(summaries: list[dict[str, Any]], path: Path, args) -> None:
     """Per dataset, HV vs trained candidates: the whole run (left) and from the 8th candidate on, zoomed
