@@ -438,12 +438,14 @@ def print_tables(summary: dict[str, Any], args) -> None:
         rows += [(f"{label} (same trials, fine thresholds)", label, fine) for label in runs
                  if label != "bo" and any("fine_hv" in r for r in runs[label].values())]
         for name, baseline, row in rows:
+            seeds = sorted(set(runs["bo"]) & set(runs[baseline]))
             cells = []
             for bo_value, value in row:
-                pairs = [(bo_value(runs["bo"][s]), value(runs[baseline][s])) for s in sorted(set(runs["bo"]) & set(runs[baseline]))]
+                pairs = [(bo_value(runs["bo"][s]), value(runs[baseline][s])) for s in seeds]
                 pairs = [(a, b) for a, b in pairs if a is not None and b is not None]
                 cells.append(paired(*map(list, zip(*pairs))) if pairs else "-")
             print(f"| {name} | " + " | ".join(cells + [""] * (len(header) - len(cells))) + " |")
+
 
 def plot(summaries: list[dict[str, Any]], path: Path, args) -> None:
     """Per dataset, HV vs trained candidates: the whole run (left) and from the 8th candidate on, zoomed

@@ -216,12 +216,13 @@ def fine_rescored(table, runs: dict[str, dict[int, dict[str, Any]]], ref_macs: f
     thresholds. Only runs that recorded their architectures (``arch_ids``) can be re-scored."""
     out = {}
     for label, by_seed in runs.items():
-        records = [r for r in by_seed.values() if "arch_ids" in r and STRATEGIES.get(r["strategy"]).curve_method != "fine"]
-        for record in records:
+        for record in by_seed.values():
+            if "arch_ids" not in record or STRATEGIES.get(record["strategy"]).curve_method == "fine":
+                continue
             seed, points, hv, test_hv = record["seed"], [], [], []
             for number, arch_id in enumerate(record["arch_ids"]):
-                points = pareto_front(points + curve_points([(number, arch_id, table.entry(arch_id).result(seed).curves["fine"].val)],
-                                                             ref_macs))
+                curve = table.entry(arch_id).result(seed).curves["fine"].val
+                points = pareto_front(points + curve_points([(number, arch_id, curve)], ref_macs))
                 hv.append(hypervolume(points, ref_macs, ref_accuracy))
                 test_hv.append(test_hypervolume(table, points, ref_macs, ref_accuracy, seed, "fine"))
             out.setdefault(f"{label}-fine", {})[seed] = record | {"hv": _rounded(hv), "test_hv": _rounded(test_hv)}
