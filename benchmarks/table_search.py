@@ -49,6 +49,9 @@ VARIANTS = {"bo": ("bo", {}, {}), "bo-xgb": ("bo", {}, {"predictor": "xgboost"})
             "bo-point-gp": ("bo", {"whole_curve": False}, {"predictor": "gp"}),
             "bo-point-xgb": ("bo", {"whole_curve": False}, {"predictor": "xgboost"}),
             "bo-q2": ("bo", {}, {"batch_size": 2}), "bo-init4": ("bo", {}, {"n_init": 4}),
+            "bo-evolve": ("bo", {"pool_generations": 40}, {}),
+            "paper-fine-search": ("paper", {"thresholds": "fine"}, {}),
+            "bo-mix": ("bo", {"paper_share": 0.5}, {}),
             "random": ("random", {}, {}), "nsga2": ("nsga2", {}, {}), "paper": ("paper", {}, {})}
 #: the target (and hypervolume reference) as a share of the backbone's MACs, per dataset: where the
 #: backbone's stage costs leave a choice of exits (as in benchmarks/search_efficiency.py)

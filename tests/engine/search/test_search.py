@@ -5,8 +5,10 @@ from botorch.utils.multi_objective.pareto import is_non_dominated
 
 from aebnas import train_candidate
 from aebnas.engine.search import STORE_FILE, Search, TrialState
+from aebnas.engine.search.front import FrontPoint, hypervolume
 from aebnas.engine.search.strategies import ACQUISITIONS, BayesianOptimisation, Proposal
-from aebnas.engine.search.strategies.proposals import feasible_macs_budgets
+from aebnas.engine.search.strategies._surrogate_nsga2 import surrogate_front
+from aebnas.engine.search.strategies.proposals import feasible_macs_budgets, random_proposals
 from aebnas.exceptions import AebnasError, StoreError
 from aebnas.predictors import macs_budget_column, macs_budget_features, objective_model
 from aebnas.search_space.macs import path_costs
@@ -175,3 +177,39 @@ def test_bad_settings_are_clear_errors(tmp_path):
         Search(tmp_path, strategy="evolution")
     with pytest.raises(AebnasError, match="allowed: digits"):
         Search(tmp_path, dataset="imagenet")
+
+
+def _predicted_hv(finished, predictor, archs, macs_budgets) -> float:
+    X, _ = macs_budget_features(finished.space, archs, None, macs_budgets)
+    mean, _ = predictor.predict(X)
+    points = [FrontPoint(-1, "", float(b), float(m), ()) for m, b in zip(mean, macs_budgets)]
+    return hypervolume(points, finished.ref_macs, finished.ref_accuracy)
+
+
+def test_nsga2_on_the_predictor_finds_a_better_predicted_front_than_random_samples(finished):
+    complete = finished.trials(TrialState.COMPLETE)
+    predictor, _ = finished.predictors.fit(complete)
+    evolved = surrogate_front(finished.space, predictor, complete, finished.ref_macs, seed=0, population_size=24,
+                              generations=15)
+    assert len(evolved) == 24 and len({i.key for i in evolved}) == 24
+    for individual in evolved:
+        assert finished.space.is_valid(individual.arch)
+        assert individual.macs_budget in feasible_macs_budgets(finished.space.costs(individual.arch), finished.ref_macs)
+    samples = random_proposals(finished.space, 24, np.random.default_rng(0), set(), finished.ref_macs)
+    assert (_predicted_hv(finished, predictor, [i.arch for i in evolved], [i.macs_budget for i in evolved])
+            > _predicted_hv(finished, predictor, [p.arch for p in samples], [p.macs_budget for p in samples]))
+
+
+def test_bo_adds_the_evolved_population_to_its_pool_and_proposes_only_new_architectures(finished):
+    complete = finished.trials(TrialState.COMPLETE)
+    trained = {t.arch_id for t in complete}
+    evolved = [complete[0].arch] + finished.space.sample_many(3, np.random.default_rng(1), trained)
+    archs, _ = BayesianOptimisation(pool_size=5).pool(finished.space, [], trained, np.random.default_rng(0),
+                                                      finished.ref_macs, evolved)
+    ids = {a.id for a in archs}
+    assert {a.id for a in evolved[1:]} <= ids and complete[0].arch_id not in ids
+    predictor, X = finished.predictors.fit(complete)
+    bo = BayesianOptimisation(pool_size=5, pool_generations=3)
+    proposals = bo.select(finished.space, predictor, 3, X, [], trained, [], finished.ref_accuracy, finished.ref_macs,
+                          0, evolved)
+    assert len({p.arch.id for p in proposals}) == 3 and not trained & {p.arch.id for p in proposals}

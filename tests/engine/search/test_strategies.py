@@ -14,7 +14,7 @@ from aebnas.engine.evaluation.outputs import ExitOutputs
 from aebnas.engine.evaluation.thresholds import PAPER_GRID, evaluate_thresholds, grid_curve, paper_grid, tradeoff_curve
 from aebnas.engine.search import STRATEGIES, Search, SearchConfig, TrialState, create_strategy
 from aebnas.engine.search.strategies import NSGA2
-from aebnas.engine.search.strategies._nsga2 import exit_crossover, population_pairs
+from aebnas.engine.search.strategies.operators import exit_crossover, population_pairs
 from aebnas.exceptions import AebnasError
 from aebnas.search_space import SearchSpace
 from aebnas.search_space.macs import path_costs
@@ -41,7 +41,7 @@ def _grid_only(thresholds) -> bool:
     return all(float(t) in GRID for row in thresholds for t in (row if isinstance(row, list) else [row]))
 
 
-def _check_trials(search: Search, strategy: str) -> list:
+def _check_trials_of_any_source(search: Search) -> list:
     trials = search.trials()
     complete = search.trials(TrialState.COMPLETE)
     assert len(complete) == len(trials)
@@ -49,6 +49,11 @@ def _check_trials(search: Search, strategy: str) -> list:
     for t in complete:
         assert t.macs_budget <= search.ref_macs and min(t.path_macs) <= search.ref_macs  # within the cap
         assert search.space.is_valid(t.arch)
+    return complete
+
+
+def _check_trials(search: Search, strategy: str) -> list:
+    complete = _check_trials_of_any_source(search)
     own = strategy if strategy in OWN_DESIGN else "init"
     assert [t.source for t in complete[:TINY["n_init"]]] == [own] * TINY["n_init"]
     assert {t.source for t in complete[TINY["n_init"]:]} == {strategy}
@@ -126,6 +131,28 @@ def test_cli_search_runs_and_resumes(strategy, digits_backbones, tmp_path, capsy
     search = Search.open(tmp_path)
     assert search.config.strategy.name == strategy
     assert len(_check_trials(search, strategy)) == 5
+
+
+def test_the_papers_search_at_fine_thresholds_builds_fine_curves_and_keeps_the_setting(digits, digits_backbones,
+                                                                                       tmp_path):
+    strategy = create_strategy("paper", **SMALL_SETTINGS["paper"], thresholds="fine")
+    search = Search(with_backbones(tmp_path, digits_backbones), data=digits, strategy=strategy, **TINY)
+    search.run()
+    search.close()
+    reopened = Search.open(tmp_path)
+    assert reopened.config.strategy.curve_method == "fine"
+    complete = reopened.trials(TrialState.COMPLETE)
+    assert {t.source for t in complete[TINY["n_init"]:]} == {"paper"}
+    assert not all(_grid_only(t.curve.thresholds.tolist()) for t in complete)  # thresholds off the paper's grid
+
+
+def test_bo_with_a_paper_share_takes_that_share_of_each_batch_from_the_papers_search(digits, digits_backbones,
+                                                                                    tmp_path):
+    strategy = create_strategy("bo", pool_size=30, paper_share=0.5)
+    search = Search(with_backbones(tmp_path, digits_backbones), data=digits, strategy=strategy, **{**TINY, "budget": 6})
+    search.run()
+    complete = _check_trials_of_any_source(search)
+    assert [t.source for t in complete[TINY["n_init"]:]] == ["paper", "bo"] * 2
 
 
 def _outputs(n=400, exits=3, classes=10, seed=0) -> ExitOutputs:

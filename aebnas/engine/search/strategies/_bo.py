@@ -16,6 +16,8 @@ from botorch.utils.multi_objective.pareto import is_non_dominated
 
 from aebnas.engine.search.records import Prediction
 from aebnas.engine.search.strategies._base import STRATEGIES, InitialDesignStrategy, ProposalBatch, ProposalContext
+from aebnas.engine.search.strategies._surrogate_nsga2 import (GENERATIONS, POPULATION_SIZE, surrogate_front,
+                                                              surrogate_proposals)
 from aebnas.engine.search.strategies.proposals import Proposal, feasible_macs_budgets
 from aebnas.exceptions import AebnasError
 from aebnas.predictors import Predictor, macs_budget_column, macs_budget_features, objective_model
@@ -32,7 +34,8 @@ ACQUISITIONS.register("qnehvi")(qNoisyExpectedHypervolumeImprovement)
 @STRATEGIES.register("bo")
 class BayesianOptimisation(InitialDesignStrategy):
     """qLogNEHVI (or qNEHVI) over a discrete pool: a large random sample of the space plus mutations of
-    the current front, each at a few MACs budgets; accuracy from the run's fitted predictor, MACs exact.
+    the current front (and optionally the final population of NSGA-II on the predictor's mean), each at
+    a few MACs budgets; accuracy from the run's fitted predictor, MACs exact.
     Proposals are chosen one at a time, earlier picks and trials still training being pending points.
 
     Args:
@@ -46,17 +49,27 @@ class BayesianOptimisation(InitialDesignStrategy):
             trade-off curve (its feasible MACs budgets as one q-batch: training it adds every point of
             its curve to the front; the default, measured best in docs/benchmarks.md), or (False) by
             one (architecture, MACs budget) point at a time.
+        pool_generations: generations of NSGA-II on the predictor's mean (the paper's search,
+            :func:`surrogate_front`, seeded with the trained front) whose final population of
+            ``POPULATION_SIZE`` individuals joins the pool; 0 (default): none.
+        paper_share: the share of each ask's proposals made by the paper's search (NSGA-II on the
+            ``mlp`` predictor's mean, :func:`surrogate_proposals`; labelled ``paper``), the rest by the
+            acquisition with them pending: a portfolio of the two searches. 0 (default): none.
     """
 
     name = "bo"
 
     def __init__(self, acquisition: str = "qlognehvi", pool_size: int = 500, min_accuracy: float | None = None,
-                 mutations_per_front: int = 10, max_baseline: int = 64, whole_curve: bool = True) -> None:
+                 mutations_per_front: int = 10, max_baseline: int = 64, whole_curve: bool = True,
+                 pool_generations: int = 0, paper_share: float = 0.0) -> None:
         ACQUISITIONS.get(acquisition)
         for setting, value, low in (("pool_size", pool_size, 1), ("mutations_per_front", mutations_per_front, 0),
-                                    ("max_baseline", max_baseline, 1)):
+                                    ("max_baseline", max_baseline, 1),
+                                    ("pool_generations", pool_generations, 0)):
             if isinstance(value, bool) or not isinstance(value, int) or value < low:
                 raise AebnasError(f"bo: {setting} must be an integer >= {low}; got {value!r}")
+        if isinstance(paper_share, bool) or not isinstance(paper_share, (int, float)) or not 0 <= paper_share <= 1:
+            raise AebnasError(f"bo: paper_share must be a number in [0, 1]; got {paper_share!r}")
         if min_accuracy is not None and not 0 <= min_accuracy < 1:
             raise AebnasError(f"bo: min_accuracy must be in [0, 1); got {min_accuracy}")
         self.acquisition = acquisition
@@ -65,19 +78,34 @@ class BayesianOptimisation(InitialDesignStrategy):
         self.mutations_per_front = mutations_per_front
         self.max_baseline = max_baseline
         self.whole_curve = bool(whole_curve)
+        self.pool_generations = pool_generations
+        self.paper_share = paper_share
 
     def propose_more(self, context: ProposalContext, n: int, exclude: frozenset[str],
                      initial: list[Proposal]) -> ProposalBatch:
-        pending = [Proposal(t.arch, t.macs_budget) for t in context.pending] + initial
+        paper = []
+        if round(self.paper_share * n):
+            surrogate, _ = context.fit_predictor(kind="mlp")
+            paper = surrogate_proposals(context.space, surrogate, context.complete, round(self.paper_share * n),
+                                        set(exclude), context.ref_macs, context.proposal_seed, POPULATION_SIZE,
+                                        GENERATIONS, "paper")
+            n, exclude = n - len(paper), exclude | {p.arch.id for p in paper}
+        pending = [Proposal(t.arch, t.macs_budget) for t in context.pending] + initial + paper
         predictor, X = context.fit_predictor()
         front = [t.arch for t in context.complete if t.number in context.front_trials]
+        evolved = []
+        if self.pool_generations:
+            evolved = [i.arch for i in surrogate_front(context.space, predictor, context.complete, context.ref_macs,
+                                                       context.proposal_seed, POPULATION_SIZE,
+                                                       self.pool_generations)]
         proposals = self.select(context.space, predictor, n, X, front, set(exclude), pending, context.ref_accuracy,
-                                context.ref_macs, context.proposal_seed)
-        return ProposalBatch(tuple(proposals), predictor)
+                                context.ref_macs, context.proposal_seed, evolved) if n else []
+        return ProposalBatch(tuple(paper + proposals), predictor)
 
     def pool(self, space: SearchSpace, front: Sequence[Architecture], exclude: set[str], rng: np.random.Generator,
-             max_macs: float | None) -> tuple[list[Architecture], list[float]]:
-        """(architecture, MACs budget) pairs of the candidate pool, deduplicated against ``exclude`` ids."""
+             max_macs: float | None, evolved: Sequence[Architecture] = ()) -> tuple[list[Architecture], list[float]]:
+        """(architecture, MACs budget) pairs of the candidate pool (random samples, mutations of ``front``,
+        then ``evolved``), deduplicated against ``exclude`` ids."""
         archs = space.sample_many(self.pool_size, rng, exclude)
         seen = exclude | {a.id for a in archs}
         for parent in front:
@@ -86,18 +114,22 @@ class BayesianOptimisation(InitialDesignStrategy):
                 if child.id not in seen:
                     seen.add(child.id)
                     archs.append(child)
+        for arch in evolved:
+            if arch.id not in seen:
+                seen.add(arch.id)
+                archs.append(arch)
         pairs = [(a, b) for a in archs for b in feasible_macs_budgets(space.costs(a), max_macs)]
         return [a for a, _ in pairs], [b for _, b in pairs]
 
     def select(self, space: SearchSpace, predictor: Predictor, n: int, baseline_X: np.ndarray,
                front: Sequence[Architecture], exclude: set[str], pending: Sequence[Proposal], ref_accuracy: float,
-               ref_macs: float, seed: int) -> list[Proposal]:
-        """``n`` proposals of distinct new architectures from the pool, by the acquisition on ``predictor``
-        (fitted on the `m x d` ``baseline_X`` rows) with reference point (``ref_accuracy``, ``ref_macs``);
-        MACs budgets never above ``ref_macs``."""
+               ref_macs: float, seed: int, evolved: Sequence[Architecture] = ()) -> list[Proposal]:
+        """``n`` proposals of distinct new architectures from the pool (:meth:`pool`), by the acquisition on
+        ``predictor`` (fitted on the `m x d` ``baseline_X`` rows) with reference point (``ref_accuracy``,
+        ``ref_macs``); MACs budgets never above ``ref_macs``."""
         rng = np.random.default_rng(seed)
         torch.manual_seed(seed)
-        archs, macs_budgets = self.pool(space, front, exclude, rng, ref_macs)
+        archs, macs_budgets = self.pool(space, front, exclude, rng, ref_macs, evolved)
         if not archs:
             return []
         X_pool, names = macs_budget_features(space, archs, None, macs_budgets)
