@@ -35,7 +35,7 @@ from _paired import paired_p  # noqa: E402
 
 from aebnas import Search, SearchConfig, TrialState  # noqa: E402
 from aebnas.engine.search.front import curve_points, hypervolume, pareto_front  # noqa: E402
-from aebnas.engine.search.strategies import STRATEGIES, create_strategy  # noqa: E402
+from aebnas.engine.search.strategies import create_strategy  # noqa: E402
 from aebnas.engine.search.table_stats import oracle_front, reference, test_hypervolume  # noqa: E402
 from aebnas.engine.tables import load_table  # noqa: E402
 
@@ -185,8 +185,9 @@ def report(args) -> int:
         print(f"\npaired one-sided Wilcoxon signed-rank p-values, bo > baseline (n = {len(seeds)} seeds; "
               "'tied' = identical at every seed):\n")
         print("| baseline | " + " | ".join(f"@{c}" for c in checkpoints)
-              + f" | bo wins / ties / losses @{args.budget} | test HV@{args.budget}: p, wins / ties / losses |")
-        print("|---" * (len(checkpoints) + 3) + "|")
+              + f" | bo wins / ties / losses @{args.budget} | test HV@{args.budget}: p, wins / ties / losses "
+              f"| baseline > bo: p @{args.budget}, test |")
+        print("|---" * (len(checkpoints) + 4) + "|")
         out["wilcoxon_bo_greater"], out["wilcoxon_bo_greater_test"] = {}, {}
         for label in labels:
             if label == "bo":
@@ -201,8 +202,10 @@ def report(args) -> int:
             p_test = paired_p([runs["bo"][s]["test_hv"][args.budget - 1] for s in seeds],
                               [runs[label][s]["test_hv"][args.budget - 1] for s in seeds])
             out["wilcoxon_bo_greater_test"][label] = p_test
-            print(f"| {label} | " + " | ".join("tied" if p is None else f"{p:.2g}" for p in ps.values())
-                  + f" | {cells[0]} | {'tied' if p_test is None else f'{p_test:.2g}'}, {cells[1]} |")
+            reverse = [paired_p([runs[label][s][key][args.budget - 1] for s in seeds],
+                                [runs["bo"][s][key][args.budget - 1] for s in seeds]) for key in ("hv", "test_hv")]
+            print(f"| {label} | " + " | ".join(_p(p) for p in ps.values())
+                  + f" | {cells[0]} | {_p(p_test)}, {cells[1]} | {_p(reverse[0])}, {_p(reverse[1])} |")
     if args.json:
         out["runs"] = {label: {s: {k: runs[label][s][k] for k in ("hv", "test_hv", "train_seconds", "search_seconds")}
                                for s in seeds} for label in labels}
@@ -212,6 +215,10 @@ def report(args) -> int:
     return 0
 
 
+def _p(p: float | None) -> str:
+    return "tied" if p is None else f"{p:.2g}"
+
+
 def fine_rescored(table, runs: dict[str, dict[int, dict[str, Any]]], ref_macs: float,
                   ref_accuracy: float) -> dict[str, dict[int, dict[str, Any]]]:
     """The runs of strategies with their own threshold method (the paper's grid) re-scored with fine
@@ -219,8 +226,11 @@ def fine_rescored(table, runs: dict[str, dict[int, dict[str, Any]]], ref_macs: f
     thresholds. Only runs that recorded their architectures (``arch_ids``) can be re-scored."""
     out = {}
     for label, by_seed in runs.items():
+        name, settings, _ = VARIANTS[label]
+        if create_strategy(name, **settings).curve_method == "fine":
+            continue
         for record in by_seed.values():
-            if "arch_ids" not in record or STRATEGIES.get(record["strategy"]).curve_method == "fine":
+            if "arch_ids" not in record:
                 continue
             seed, points, hv, test_hv = record["seed"], [], [], []
             for number, arch_id in enumerate(record["arch_ids"]):
