@@ -209,7 +209,6 @@ def test_bo_adds_the_evolved_population_to_its_pool_and_proposes_only_new_archit
     ids = {a.id for a in archs}
     assert {a.id for a in evolved[1:]} <= ids and complete[0].arch_id not in ids
     predictor, X = finished.predictors.fit(complete)
-    bo = BayesianOptimisation(pool_size=5, pool_generations=3)
-    proposals = bo.select(finished.space, predictor, 3, X, [], trained, [], finished.ref_accuracy, finished.ref_macs,
-                          0, evolved)
+    proposals = BayesianOptimisation(pool_size=5).select(finished.space, predictor, 3, X, [], trained, [],
+                                                         finished.ref_accuracy, finished.ref_macs, 0, evolved)
     assert len({p.arch.id for p in proposals}) == 3 and not trained & {p.arch.id for p in proposals}

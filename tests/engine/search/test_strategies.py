@@ -148,7 +148,7 @@ def test_the_papers_search_at_fine_thresholds_builds_fine_curves_and_keeps_the_s
 
 def test_bo_with_a_paper_share_takes_that_share_of_each_batch_from_the_papers_search(digits, digits_backbones,
                                                                                     tmp_path):
-    strategy = create_strategy("bo", pool_size=30, paper_share=0.5)
+    strategy = create_strategy("bo", pool_size=30, paper_share=0.5, pool_generations=3)  # and an evolved pool
     search = Search(with_backbones(tmp_path, digits_backbones), data=digits, strategy=strategy, **{**TINY, "budget": 6})
     search.run()
     complete = _check_trials_of_any_source(search)

@@ -1,6 +1,7 @@
 """The AEBNAS paper's method as a baseline: MLP surrogates fitted on the trained candidates, pymoo's NSGA-II
 run on the surrogates over (architecture, MACs budget) pairs, the best new individuals proposed; every
-trial's trade-off curve comes from the paper's threshold grid {0.1, 0.2, 1}^exits only."""
+trial's trade-off curve comes from the paper's threshold grid {0.1, 0.2, 1}^exits only (or, with
+``thresholds="fine"``, from the same fine threshold search as ``bo``'s)."""
 
 from __future__ import annotations
 
