@@ -195,15 +195,16 @@ def report(args) -> int:
             ps = {c: paired_p([runs["bo"][s]["hv"][c - 1] for s in seeds], [runs[label][s]["hv"][c - 1] for s in seeds])
                   for c in checkpoints}
             out["wilcoxon_bo_greater"][label] = ps
-            cells = []
+            cells, forward, reverse = [], [], []
             for key in ("hv", "test_hv"):  # the front chosen on validation, then its networks and thresholds on test
-                d = np.array([runs["bo"][s][key][args.budget - 1] - runs[label][s][key][args.budget - 1] for s in seeds])
+                ours = [runs["bo"][s][key][args.budget - 1] for s in seeds]
+                theirs = [runs[label][s][key][args.budget - 1] for s in seeds]
+                d = np.subtract(ours, theirs)
                 cells.append(f"{(d > 0).sum()} / {(d == 0).sum()} / {(d < 0).sum()}")
-            p_test = paired_p([runs["bo"][s]["test_hv"][args.budget - 1] for s in seeds],
-                              [runs[label][s]["test_hv"][args.budget - 1] for s in seeds])
+                forward.append(paired_p(ours, theirs))
+                reverse.append(paired_p(theirs, ours))
+            p_test = forward[1]
             out["wilcoxon_bo_greater_test"][label] = p_test
-            reverse = [paired_p([runs[label][s][key][args.budget - 1] for s in seeds],
-                                [runs["bo"][s][key][args.budget - 1] for s in seeds]) for key in ("hv", "test_hv")]
             print(f"| {label} | " + " | ".join(_p(p) for p in ps.values())
                   + f" | {cells[0]} | {_p(p_test)}, {cells[1]} | {_p(reverse[0])}, {_p(reverse[1])} |")
     if args.json:

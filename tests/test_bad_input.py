@@ -190,7 +190,7 @@ CASES = [
     ([*SEARCH, "--strategy-option", "pool_generations=-1"], "pool_generations must be an integer >= 0; got -1"),
     ([*SEARCH, "--strategy-option", "paper_share=2"], "paper_share must be a number in [0, 1]; got 2"),
     ([*SEARCH, "--strategy", "paper", "--strategy-option", "thresholds=coarse"],
-     "thresholds must be one of grid, fine; got 'coarse'"),
+     "thresholds must be one of fine, grid; got 'coarse'"),
     ([*SEARCH, "--backbone-option", "depth"], "must look like KEY=VALUE"),
     ([*TRAIN, "--rule", "bogus"], "unknown exit rule 'bogus'"),
     ([*TRAIN, "--lr", "0"], "--lr: must be a finite number > 0"),

@@ -83,10 +83,10 @@ class BayesianOptimisation(InitialDesignStrategy):
 
     def propose_more(self, context: ProposalContext, n: int, exclude: frozenset[str],
                      initial: list[Proposal]) -> ProposalBatch:
-        paper = []
-        if round(self.paper_share * n):
+        paper, n_paper = [], round(self.paper_share * n)
+        if n_paper:
             surrogate, _ = context.fit_predictor(kind="mlp")
-            paper = surrogate_proposals(context.space, surrogate, context.complete, round(self.paper_share * n),
+            paper = surrogate_proposals(context.space, surrogate, context.complete, n_paper,
                                         set(exclude), context.ref_macs, context.proposal_seed, POPULATION_SIZE,
                                         GENERATIONS, "paper")
             n, exclude = n - len(paper), exclude | {p.arch.id for p in paper}

@@ -5,13 +5,12 @@ trial's trade-off curve comes from the paper's threshold grid {0.1, 0.2, 1}^exit
 
 from __future__ import annotations
 
+from aebnas.engine.evaluation.thresholds import CURVES
 from aebnas.engine.search.strategies._base import STRATEGIES, InitialDesignStrategy, ProposalBatch, ProposalContext
 from aebnas.engine.search.strategies._surrogate_nsga2 import GENERATIONS, POPULATION_SIZE, surrogate_proposals
 from aebnas.engine.search.strategies.proposals import Proposal
 from aebnas.exceptions import AebnasError
 from aebnas.predictors import PREDICTORS
-
-THRESHOLDS = ("grid", "fine")
 
 
 @STRATEGIES.register("paper")
@@ -43,8 +42,8 @@ class PaperMethod(InitialDesignStrategy):
         for setting, value, low in (("population_size", population_size, 4), ("generations", generations, 1)):
             if isinstance(value, bool) or not isinstance(value, int) or value < low:
                 raise AebnasError(f"paper: {setting} must be an integer >= {low}; got {value!r}")
-        if thresholds not in THRESHOLDS:
-            raise AebnasError(f"paper: thresholds must be one of {', '.join(THRESHOLDS)}; got {thresholds!r}")
+        if thresholds not in CURVES:
+            raise AebnasError(f"paper: thresholds must be one of {', '.join(CURVES.names())}; got {thresholds!r}")
         PREDICTORS.get(predictor)
         self.population_size = population_size
         self.generations = generations
