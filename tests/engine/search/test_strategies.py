@@ -146,12 +146,15 @@ def test_the_papers_search_at_fine_thresholds_builds_fine_curves_and_keeps_the_s
     assert not all(_grid_only(t.curve.thresholds.tolist()) for t in complete)  # thresholds off the paper's grid
 
 
-def test_bo_with_a_paper_share_takes_that_share_of_each_batch_from_the_papers_search(digits, digits_backbones,
-                                                                                    tmp_path):
+@pytest.mark.parametrize("batch_size", [2, 1])
+def test_bo_with_a_paper_share_takes_that_share_of_the_run_from_the_papers_search(digits, digits_backbones, tmp_path,
+                                                                                 batch_size):
     strategy = create_strategy("bo", pool_size=30, paper_share=0.5, pool_generations=3)  # and an evolved pool
-    search = Search(with_backbones(tmp_path, digits_backbones), data=digits, strategy=strategy, **{**TINY, "budget": 6})
+    search = Search(with_backbones(tmp_path, digits_backbones), data=digits, strategy=strategy,
+                    **{**TINY, "budget": 6, "batch_size": batch_size})
     search.run()
     complete = _check_trials_of_any_source(search)
+    # half of each batch of 2; asked one at a time, the two searches alternate
     assert [t.source for t in complete[TINY["n_init"]:]] == ["paper", "bo"] * 2
 
 

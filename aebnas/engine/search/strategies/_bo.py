@@ -24,6 +24,7 @@ from aebnas.predictors import Predictor, macs_budget_column, macs_budget_feature
 from aebnas.registry import Registry
 from aebnas.search_space import Architecture, SearchSpace
 
+PAPER_SOURCE = "paper"  # the source of the paper's search's proposals in a bo run (as in a paper run)
 LAZY_CHUNK = 32  # architectures per joint evaluation of the whole-curve acquisition
 ACQUISITIONS: Registry[type] = Registry("acquisition")
 """BoTorch multi-objective acquisition classes by name."""
@@ -54,7 +55,8 @@ class BayesianOptimisation(InitialDesignStrategy):
             ``POPULATION_SIZE`` individuals joins the pool; 0 (default): none.
         paper_share: the share of each ask's proposals made by the paper's search (NSGA-II on the
             ``mlp`` predictor's mean, :func:`surrogate_proposals`; labelled ``paper``), the rest by the
-            acquisition with them pending: a portfolio of the two searches. 0 (default): none.
+            acquisition with them pending: a portfolio of the two searches, its share kept over the
+            whole run. 0 (default): none.
     """
 
     name = "bo"
@@ -83,12 +85,12 @@ class BayesianOptimisation(InitialDesignStrategy):
 
     def propose_more(self, context: ProposalContext, n: int, exclude: frozenset[str],
                      initial: list[Proposal]) -> ProposalBatch:
-        paper, n_paper = [], round(self.paper_share * n)
+        paper, n_paper = [], self._paper_count(context, n)
         if n_paper:
             surrogate, _ = context.fit_predictor(kind="mlp")
             paper = surrogate_proposals(context.space, surrogate, context.complete, n_paper,
                                         set(exclude), context.ref_macs, context.proposal_seed, POPULATION_SIZE,
-                                        GENERATIONS, "paper")
+                                        GENERATIONS, PAPER_SOURCE)
             n, exclude = n - len(paper), exclude | {p.arch.id for p in paper}
         pending = [Proposal(t.arch, t.macs_budget) for t in context.pending] + initial + paper
         predictor, X = context.fit_predictor()
@@ -101,6 +103,13 @@ class BayesianOptimisation(InitialDesignStrategy):
         proposals = self.select(context.space, predictor, n, X, front, set(exclude), pending, context.ref_accuracy,
                                 context.ref_macs, context.proposal_seed, evolved) if n else []
         return ProposalBatch(tuple(paper + proposals), predictor)
+
+    def _paper_count(self, context: ProposalContext, n: int) -> int:
+        """How many of the next ``n`` proposals the paper's search makes: enough that its share of every
+        proposal after the initial design is ``paper_share`` (rounded half up), whatever the ask size, so
+        that one-at-a-time asks (batches of 1, asynchronous workers) alternate the two searches."""
+        made = [t.source for t in (*context.complete, *context.pending) if t.source in (self.name, PAPER_SOURCE)]
+        return min(n, max(0, math.floor(self.paper_share * (len(made) + n) + 0.5) - made.count(PAPER_SOURCE)))
 
     def pool(self, space: SearchSpace, front: Sequence[Architecture], exclude: set[str], rng: np.random.Generator,
              max_macs: float | None, evolved: Sequence[Architecture] = ()) -> tuple[list[Architecture], list[float]]:
