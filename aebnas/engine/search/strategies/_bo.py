@@ -53,10 +53,10 @@ class BayesianOptimisation(InitialDesignStrategy):
         pool_generations: generations of NSGA-II on the predictor's mean (the paper's search,
             :func:`surrogate_front`, seeded with the trained front) whose final population of
             ``POPULATION_SIZE`` individuals joins the pool; 0 (default): none.
-        paper_share: the share of each ask's proposals made by the paper's search (NSGA-II on the
-            ``mlp`` predictor's mean, :func:`surrogate_proposals`; labelled ``paper``), the rest by the
-            acquisition with them pending: a portfolio of the two searches, its share kept over the
-            whole run. 0 (default): none.
+        paper_share: the share of the proposals after the initial design made by the paper's search
+            (NSGA-II on the ``mlp`` predictor's mean, :func:`surrogate_proposals`; labelled ``paper``),
+            the rest by the acquisition with them pending: a portfolio of the two searches (measured, not
+            adopted: docs/benchmarks.md). 0 (default): none.
     """
 
     name = "bo"
