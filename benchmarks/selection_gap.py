@@ -27,10 +27,9 @@ from scipy.stats import wilcoxon
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
 
-from table_search import VARIANTS, load_runs, table_name, target_macs  # noqa: E402  (benchmarks/)
+from table_search import VARIANTS, curve_method, load_runs, table_name, target_macs  # noqa: E402  (benchmarks/)
 
 from aebnas.engine.search.front import curve_points, hypervolume, pareto_front  # noqa: E402
-from aebnas.engine.search.strategies import create_strategy  # noqa: E402
 from aebnas.engine.search.table_stats import on_test, reference  # noqa: E402
 from aebnas.engine.tables import load_table  # noqa: E402
 
@@ -57,8 +56,7 @@ def main() -> int:
     k = args.budget - 1
     values: dict[str, dict[str, list[float]]] = {}
     for label in args.strategies:
-        name, settings, _ = VARIANTS[label]
-        method = create_strategy(name, **settings).curve_method
+        method = curve_method(label)
         rs = [runs[label][s] for s in seeds]
         values[label] = {"val": [r["hv"][k] for r in rs], "test": [r["test_hv"][k] for r in rs],
                          "best on test": [best_on_test(table, r["arch_ids"][:args.budget], r["seed"], method,

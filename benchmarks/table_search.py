@@ -220,6 +220,12 @@ def _p(p: float | None) -> str:
     return "tied" if p is None else f"{p:.2g}"
 
 
+def curve_method(label: str) -> str:
+    """How the variant ``label``'s strategy builds its trials' curves (``fine`` or the paper's ``grid``)."""
+    name, settings, _ = VARIANTS[label]
+    return create_strategy(name, **settings).curve_method
+
+
 def fine_rescored(table, runs: dict[str, dict[int, dict[str, Any]]], ref_macs: float,
                   ref_accuracy: float) -> dict[str, dict[int, dict[str, Any]]]:
     """The runs of strategies with their own threshold method (the paper's grid) re-scored with fine
@@ -227,8 +233,7 @@ def fine_rescored(table, runs: dict[str, dict[int, dict[str, Any]]], ref_macs: f
     thresholds. Only runs that recorded their architectures (``arch_ids``) can be re-scored."""
     out = {}
     for label, by_seed in runs.items():
-        name, settings, _ = VARIANTS[label]
-        if create_strategy(name, **settings).curve_method == "fine":
+        if curve_method(label) == "fine":
             continue
         for record in by_seed.values():
             if "arch_ids" not in record:

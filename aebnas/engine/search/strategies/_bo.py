@@ -3,6 +3,7 @@ pool of (architecture, MACs budget) pairs, with accuracy from the run's predicto
 
 from __future__ import annotations
 
+import itertools
 import math
 import warnings
 from typing import Sequence
@@ -96,7 +97,7 @@ class BayesianOptimisation(InitialDesignStrategy):
         predictor, X = context.fit_predictor()
         front = [t.arch for t in context.complete if t.number in context.front_trials]
         evolved = []
-        if self.pool_generations:
+        if self.pool_generations and n:
             evolved = [i.arch for i in surrogate_front(context.space, predictor, context.complete, context.ref_macs,
                                                        context.proposal_seed, POPULATION_SIZE,
                                                        self.pool_generations)]
@@ -117,13 +118,8 @@ class BayesianOptimisation(InitialDesignStrategy):
         then ``evolved``), deduplicated against ``exclude`` ids."""
         archs = space.sample_many(self.pool_size, rng, exclude)
         seen = exclude | {a.id for a in archs}
-        for parent in front:
-            for _ in range(self.mutations_per_front):
-                child = space.mutate(parent, rng)
-                if child.id not in seen:
-                    seen.add(child.id)
-                    archs.append(child)
-        for arch in evolved:
+        mutations = (space.mutate(parent, rng) for parent in front for _ in range(self.mutations_per_front))
+        for arch in itertools.chain(mutations, evolved):
             if arch.id not in seen:
                 seen.add(arch.id)
                 archs.append(arch)
